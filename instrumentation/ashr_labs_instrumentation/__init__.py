@@ -1,0 +1,1 @@
+"""Auto-instrumentation of LLM client libraries (openai, anthropic) for Ashr tracing."""

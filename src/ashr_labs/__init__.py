@@ -1,0 +1,53 @@
+"""Ashr Labs SDK: trace AI agents on OpenTelemetry and evaluate them against generated datasets.
+
+Every public name lives here. Importing ``ashr_labs`` never imports ``openai``, ``anthropic`` or
+the local server.
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    AshrLabsError,
+    AuthenticationError,
+    AuthorizationError,
+    ConfigurationError,
+    NotFoundError,
+    RateLimitError,
+    RequestTimeoutError,
+    ServerError,
+    TransportError,
+    ValidationError,
+    WaitTimeoutError,
+)
+from ._version import __version__
+
+# --- section: types (owner: client) ---
+# --- end section: types ---
+
+# --- section: client (owner: client) ---
+# --- end section: client ---
+
+# --- section: testing (owner: testing) ---
+# --- end section: testing ---
+
+# --- section: observability (owner: observability) ---
+# --- end section: observability ---
+
+__all__ = sorted(
+    [
+        "AshrLabsError",
+        "AuthenticationError",
+        "AuthorizationError",
+        "ConfigurationError",
+        "NotFoundError",
+        "RateLimitError",
+        "RequestTimeoutError",
+        "ServerError",
+        "TransportError",
+        "ValidationError",
+        "WaitTimeoutError",
+        "__version__",
+        # --- section: __all__ (each owner adds its names on their own lines) ---
+        # --- end section: __all__ ---
+    ]
+)

@@ -1,0 +1,1 @@
+"""Observability: trace production agents with ``Trace``/``Span``/``Generation`` on OpenTelemetry."""

@@ -1,0 +1,1 @@
+"""Testing Platform: datasets, runs, builders, ``EvalRunner`` and the comparators."""
