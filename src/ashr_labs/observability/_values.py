@@ -1,0 +1,422 @@
+"""The values pipeline: any Python value -> bounded, masked, redacted JSON text.
+
+Every input, output and metadata value that reaches a span goes through :func:`prepare_value`
+(ours, and the instrumentors'), so processors users add to ``client.tracer_provider`` only ever
+see masked values (FAULTS.md F36). The walk is iterative (no recursion, F26), never consumes
+generators or iterators, and turns anything hostile into a placeholder naming its type (F21,
+F23, F24). Output is strict JSON; a value past the byte cap is cut so that it stays valid JSON
+and records its original size (F11).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import decimal
+import enum
+import json
+import math
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from itertools import islice
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+from .._settings import ASHR_LABS_CAPTURE_CONTENT, env_flag
+
+if TYPE_CHECKING:
+    from ._options import TracingOptions
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_ITEMS",
+    "REDACTED",
+    "TRUNCATED_KEY",
+    "capture_enabled",
+    "dumps_bounded",
+    "prepare_value",
+    "redact_text",
+    "safe_type_name",
+    "to_json_value",
+]
+
+MAX_DEPTH = 64
+"""Containers nested deeper than this are replaced by a marker."""
+MAX_ITEMS = 1000
+"""Items kept per list/set/tuple and keys kept per mapping; the rest are counted in a marker."""
+MAX_NODES = 50_000
+"""Values visited per call; past this every remaining value becomes a marker."""
+MAX_REPR_CHARS = 1000
+
+REDACTED = "[REDACTED]"
+TRUNCATED_KEY = "_ashr_truncated"
+"""Key of the wrapper object that replaces a value cut to the byte cap."""
+MORE_KEYS_KEY = "_ashr_more_keys"
+
+_SECRET_KEYS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "api_key", "api-key", "apikey"}
+)
+_SECRET_PATTERN = re.compile(
+    r"(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{8,}"
+    r"|\btp_[A-Za-z0-9_\-]{6,}"
+    r"|\bsk-[A-Za-z0-9_\-]{16,}"
+    r"|\bAIza[0-9A-Za-z_\-]{30,}"
+)
+
+
+def redact_text(text: str) -> str:
+    """Replace API keys, bearer tokens and provider keys inside ``text``."""
+    if "tp_" not in text and "sk-" not in text and "AIza" not in text:
+        lowered = text.lower()
+        if "bearer" not in lowered:
+            return text
+    return _SECRET_PATTERN.sub(_redact_match, text)
+
+
+def _redact_match(match: re.Match[str]) -> str:
+    found = match.group(0)
+    if found[:6].lower() == "bearer":
+        return "Bearer " + REDACTED
+    return REDACTED
+
+
+def safe_type_name(value: Any) -> str:
+    """The value's type name; never raises (a metaclass can make ``__name__`` hostile)."""
+    try:
+        name = type(value).__name__
+        return name if type(name) is str else "object"
+    except Exception:
+        return "object"
+
+
+def _placeholder(value: Any, why: str) -> str:
+    return f"<{safe_type_name(value)}: {why}>"
+
+
+def _clean_str(text: str) -> str:
+    """Exact ``str`` with lone surrogates replaced by U+FFFD (strict JSON, F24)."""
+    if type(text) is not str:
+        text = str.__str__(text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def _float(value: float) -> float | str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+class _Exit:
+    """Stack marker: the container with this id is no longer on the current path."""
+
+    __slots__ = ("obj_id",)
+
+    def __init__(self, obj_id: int) -> None:
+        self.obj_id = obj_id
+
+
+class _Walker:
+    """One iterative depth-first conversion with cycle, depth, item and node bounds."""
+
+    def __init__(self, redact: bool) -> None:
+        self.redact = redact
+        self.active: set[int] = set()
+        self.keepalive: list[Any] = []
+        self.nodes = 0
+
+    def run(self, value: Any) -> Any:
+        root: list[Any] = [None]
+        stack: list[Any] = [(value, root, 0, 0, False)]
+        while stack:
+            frame = stack.pop()
+            if type(frame) is _Exit:
+                self.active.discard(frame.obj_id)
+                continue
+            obj, out, key, depth, secret = frame
+            if secret:
+                out[key] = REDACTED
+                continue
+            self.nodes += 1
+            if self.nodes > MAX_NODES:
+                out[key] = "<value budget exhausted>"
+                continue
+            try:
+                out[key] = self._convert(obj, depth, stack)
+            except Exception:
+                out[key] = _placeholder(obj, "unserializable")
+        return root[0]
+
+    def _text(self, text: str) -> str:
+        text = _clean_str(text)
+        return redact_text(text) if self.redact else text
+
+    def _convert(self, obj: Any, depth: int, stack: list[Any]) -> Any:
+        tp = type(obj)
+        if obj is None or tp is bool:
+            return obj
+        if tp is str:
+            return self._text(obj)
+        if tp is int:
+            return obj
+        if tp is float:
+            return _float(obj)
+        if issubclass(tp, enum.Enum):
+            member_value = obj.value
+            if type(member_value) in (str, int, float, bool):
+                return self._convert(member_value, depth, stack)
+            return self._text(str(obj.name))
+        if issubclass(tp, str):
+            return self._text(obj)
+        if issubclass(tp, bool | int):
+            return int.__index__(obj) if not issubclass(tp, bool) else bool(obj)
+        if issubclass(tp, float):
+            return _float(float.__float__(obj))
+        return self._convert_other(obj, tp, depth, stack)
+
+    def _convert_other(self, obj: Any, tp: type, depth: int, stack: list[Any]) -> Any:
+        if issubclass(tp, bytes | bytearray | memoryview):
+            return f"<bytes: {memoryview(obj).nbytes} bytes>"
+        if issubclass(tp, _dt.datetime | _dt.date | _dt.time):
+            return obj.isoformat()
+        if issubclass(tp, _dt.timedelta):
+            return _float(obj.total_seconds())
+        if issubclass(tp, decimal.Decimal | uuid.UUID | PurePath | complex):
+            return self._text(str(obj))
+        if issubclass(tp, type):
+            return self._text(f"<class {getattr(obj, '__qualname__', safe_type_name(obj))}>")
+        if issubclass(tp, Iterator) or _is_generator_like(obj):
+            return _placeholder(obj, "iterator, not consumed")
+        if depth >= MAX_DEPTH:
+            return f"<max depth {MAX_DEPTH} reached: {safe_type_name(obj)}>"
+        obj_id = id(obj)
+        if obj_id in self.active:
+            return f"<cycle: {safe_type_name(obj)}>"
+        items = self._container(obj, tp)
+        if items is None:
+            return self._leaf_object(obj, tp)
+        self.active.add(obj_id)
+        self.keepalive.append(obj)
+        stack.append(_Exit(obj_id))
+        kind, entries, extra = items
+        if kind == "dict":
+            out_dict: dict[str, Any] = {}
+            for k, v in entries:
+                out_dict[k] = None
+                stack.append((v, out_dict, k, depth + 1, k.lower() in _SECRET_KEYS))
+            if extra:
+                out_dict[MORE_KEYS_KEY] = f"<{extra} more keys>"
+            return out_dict
+        out_list: list[Any] = [None] * len(entries)
+        for index in range(len(entries) - 1, -1, -1):
+            stack.append((entries[index], out_list, index, depth + 1, False))
+        if extra:
+            out_list.append(f"<{extra} more items>")
+        return out_list
+
+    def _container(self, obj: Any, tp: type) -> tuple[str, list[Any], int] | None:
+        """Snapshot a container's entries (capped) without calling overridable methods."""
+        if issubclass(tp, dict):
+            size = dict.__len__(obj)
+            pairs = list(islice(dict.items(obj), MAX_ITEMS))
+            return "dict", [(self._key(k), v) for k, v in pairs], size - len(pairs)
+        if issubclass(tp, list):
+            size = list.__len__(obj)
+            return "list", list.__getitem__(obj, slice(0, MAX_ITEMS)), max(0, size - MAX_ITEMS)
+        if issubclass(tp, tuple):
+            size = tuple.__len__(obj)
+            entries = list(tuple.__getitem__(obj, slice(0, MAX_ITEMS)))
+            return "list", entries, max(0, size - MAX_ITEMS)
+        if issubclass(tp, set | frozenset):
+            base: Any = set if issubclass(tp, set) else frozenset
+            size = base.__len__(obj)
+            entries = list(islice(base.__iter__(obj), MAX_ITEMS))
+            return "list", entries, max(0, size - MAX_ITEMS)
+        if issubclass(tp, Mapping):
+            pairs = list(islice(obj.items(), MAX_ITEMS + 1))
+            extra = 1 if len(pairs) > MAX_ITEMS else 0
+            return "dict", [(self._key(k), v) for k, v in pairs[:MAX_ITEMS]], extra
+        dumped = _structured_form(obj, tp)
+        if dumped is not None:
+            return "dict", [(self._key(k), v) for k, v in dumped], 0
+        return None
+
+    def _key(self, key: Any) -> str:
+        if type(key) is str:
+            return self._text(key)
+        if key is None or type(key) in (bool, int, float):
+            return json.dumps(_float(key) if type(key) is float else key)
+        try:
+            text = str(key)
+            if type(text) is not str:
+                raise TypeError("__str__ returned a non-string")
+        except Exception:
+            return _placeholder(key, "unprintable key")
+        return self._text(text)
+
+    def _leaf_object(self, obj: Any, tp: type) -> Any:
+        """Anything else, sentinels such as ``NOT_GIVEN`` included, is shown by its repr."""
+        return self._text(_safe_repr(obj))
+
+
+def _has_state(obj: Any) -> bool:
+    try:
+        return bool(object.__getattribute__(obj, "__dict__"))
+    except Exception:
+        return False
+
+
+def _safe_repr(obj: Any) -> str:
+    try:
+        text = repr(obj)
+        if type(text) is not str:
+            raise TypeError("__repr__ returned a non-string")
+    except Exception:
+        return _placeholder(obj, "unrepresentable")
+    if len(text) > MAX_REPR_CHARS:
+        text = text[:MAX_REPR_CHARS] + "..."
+    return text
+
+
+def _is_generator_like(obj: Any) -> bool:
+    tp = type(obj)
+    return hasattr(tp, "__anext__") or hasattr(tp, "send") and hasattr(tp, "throw")
+
+
+_OBJECT_REPR: Any = object.__repr__
+
+
+def _structured_form(obj: Any, tp: type) -> list[tuple[Any, Any]] | None:
+    """Fields of a Pydantic model, a dataclass instance, or a plain object with ``__dict__``."""
+    dump = getattr(tp, "model_dump", None)
+    if callable(dump):
+        data = obj.model_dump(mode="json")
+        return list(data.items()) if type(data) is dict else [("value", data)]
+    if dataclasses.is_dataclass(tp):
+        return [(f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj)]
+    legacy = getattr(tp, "dict", None)
+    if callable(legacy) and hasattr(tp, "__fields__"):
+        data = obj.dict()
+        return list(data.items()) if type(data) is dict else [("value", data)]
+    if getattr(tp, "__repr__", None) is _OBJECT_REPR and _has_state(obj):
+        state = object.__getattribute__(obj, "__dict__")
+        if type(state) is dict:
+            public = [(k, v) for k, v in state.items() if not str(k).startswith("_")]
+            return public[:MAX_ITEMS]
+    return None
+
+
+def to_json_value(value: Any, *, redact: bool = True) -> Any:
+    """Convert any Python value to plain JSON data (bounded, strict, redacted by default)."""
+    return _Walker(redact).run(value)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def dumps_bounded(value: Any, max_bytes: int) -> str:
+    """Serialise JSON data; past ``max_bytes`` cut it to a valid, marked, smaller JSON form.
+
+    Long strings are shortened first (keeping structure), then long lists; if that is still too
+    big, a preview of the text is kept. The wrapper records the original size in bytes.
+    """
+    text = _dumps(value)
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
+    if size <= max_bytes:
+        return text
+    budget = max(64, max_bytes - 160)
+    for string_cap, item_cap in ((budget // 2, MAX_ITEMS), (budget // 8, 100), (256, 20), (64, 5)):
+        shrunk = _shrink(value, string_cap, item_cap)
+        candidate = _dumps({TRUNCATED_KEY: {"original_bytes": size}, "value": shrunk})
+        if len(candidate.encode("utf-8")) <= max_bytes:
+            return candidate
+    preview = text[: max(0, budget // 4)]
+    candidate = _dumps({TRUNCATED_KEY: {"original_bytes": size}, "preview": preview})
+    while len(candidate.encode("utf-8")) > max_bytes and preview:
+        preview = preview[: len(preview) // 2]
+        candidate = _dumps({TRUNCATED_KEY: {"original_bytes": size}, "preview": preview})
+    return candidate
+
+
+def _shrink(value: Any, string_cap: int, item_cap: int) -> Any:
+    """Copy of JSON data with strings and lists cut (iterative; depth is already bounded)."""
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]
+    while stack:
+        obj, out, key = stack.pop()
+        tp = type(obj)
+        if tp is str:
+            if len(obj) > string_cap:
+                obj = f"{obj[:string_cap]}...<cut {len(obj) - string_cap} chars>"
+            out[key] = obj
+        elif tp is dict:
+            new_dict: dict[str, Any] = {}
+            for index, (k, v) in enumerate(obj.items()):
+                if index >= item_cap:
+                    new_dict[MORE_KEYS_KEY] = f"<{len(obj) - item_cap} more keys>"
+                    break
+                new_dict[k] = None
+                stack.append((v, new_dict, k))
+            out[key] = new_dict
+        elif tp is list:
+            kept = obj[:item_cap]
+            new_list: list[Any] = [None] * len(kept)
+            for index, item in enumerate(kept):
+                stack.append((item, new_list, index))
+            if len(obj) > item_cap:
+                new_list.append(f"<{len(obj) - item_cap} more items>")
+            out[key] = new_list
+        else:
+            out[key] = obj
+    return root[0]
+
+
+def capture_enabled(options: TracingOptions | None) -> bool:
+    """Whether input/output content is captured: the option, else the environment (default on)."""
+    if options is not None and options.capture_content is not None:
+        return options.capture_content
+    return env_flag(os.environ.get(ASHR_LABS_CAPTURE_CONTENT), True)
+
+
+def _apply_mask(value: Any, mask: Callable[[Any], Any] | None) -> Any:
+    if mask is None:
+        return value
+    try:
+        return mask(value)
+    except Exception as exc:
+        return f"<masked: mask raised {safe_type_name(exc)}>"
+
+
+_DEFAULT_MAX_VALUE_BYTES = 64 * 1024
+
+
+def prepare_value(
+    value: Any, options: TracingOptions | None = None, *, content: bool = True
+) -> str | None:
+    """Turn a value into the JSON text set on a span attribute, or ``None`` to set nothing.
+
+    Steps: content capture switch (``content=True`` values only: inputs, outputs, prompts,
+    completions, tool arguments), the user's ``mask`` hook (a raising mask yields a placeholder,
+    never the raw value), safe conversion, the default secret redactor, and the byte cap.
+    Never raises.
+    """
+    if value is None:
+        return None
+    if content and not capture_enabled(options):
+        return None
+    mask = options.mask if options is not None else None
+    max_bytes = options.max_value_bytes if options is not None else _DEFAULT_MAX_VALUE_BYTES
+    try:
+        converted = to_json_value(_apply_mask(value, mask))
+        return dumps_bounded(converted, max_bytes)
+    except Exception:
+        # Last resort: the walker already guards each node, so this is a bug in this module.
+        return _dumps(_placeholder(value, "unserializable"))
