@@ -1,0 +1,110 @@
+"""Observability RPCs: trace ingest and the trace, error and analytics queries (protocol.md §2.2).
+
+All of them need the tenant's ``observability`` feature (403 while it is off) and read or write
+only the caller's tenant. Trace summaries carry the reference's keys (id, name, user_id,
+session_id, metadata, tags, created_at, output) plus documented extras: input, start_time,
+end_time, latency_ms, observation_count, has_error, input_tokens, output_tokens, total_tokens,
+tool_calls, incomplete, dropped_spans, level, status_message. How tools, tokens and p95 are
+computed is described in ``server/_analytics.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import _trace_store as store
+from .._analytics import since_timestamp
+from .._rpc import FORBIDDEN_MESSAGE, CallContext, RpcError, rpc
+from .._trace_payload import parse_ingest_body
+from .._validate import opt_int, opt_str, req_str
+
+__all__: list[str] = []
+
+FEATURE = "observability"
+MAX_LIMIT = 100
+MAX_DAYS = 3650
+MAX_PAGE = 1_000_000
+
+
+@rpc("ingest_observability_trace", feature=FEATURE)
+def ingest_observability_trace(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
+    """Store a whole trace; a repeat of the same trace id merges instead of duplicating."""
+    trace, observations = parse_ingest_body(body)
+    with ctx.db.transaction() as conn:
+        trace_id = store.upsert_trace(conn, ctx.tenant_id, trace, observations)
+    return {"status": "ok", "trace_id": trace_id}
+
+
+def _int(body: dict[str, Any], name: str, default: int, hi: int) -> int:
+    value = opt_int(body, name, lo=1, hi=hi)
+    return default if value is None else value
+
+
+def _paging(body: dict[str, Any]) -> tuple[int, int]:
+    return _int(body, "limit", 50, MAX_LIMIT), _int(body, "page", 1, MAX_PAGE)
+
+
+def _days(body: dict[str, Any]) -> int:
+    return _int(body, "days", 7, MAX_DAYS)
+
+
+@rpc("list_observability_traces", feature=FEATURE, readonly=True)
+def list_observability_traces(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
+    """A page of the tenant's traces, newest first, optionally for one user or session."""
+    limit, page = _paging(body)
+    user_id = opt_str(body, "user_id")
+    session_id = opt_str(body, "session_id")
+    with ctx.db.transaction(immediate=False) as conn:
+        traces, total = store.list_traces(
+            conn, ctx.tenant_id, user_id=user_id, session_id=session_id, limit=limit, page=page
+        )
+    return {"status": "ok", "traces": traces, "total": total}
+
+
+@rpc("get_observability_trace", feature=FEATURE, readonly=True)
+def get_observability_trace(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
+    """One trace with its observations; another tenant's id gets the fixed 403 (F44)."""
+    trace_id = req_str(body, "trace_id", max_len=128)
+    with ctx.db.transaction(immediate=False) as conn:
+        trace = store.get_trace(conn, ctx.tenant_id, trace_id)
+        if trace is None:
+            if store.trace_exists_for_other_tenant(conn, ctx.tenant_id, trace_id):
+                raise RpcError(403, FORBIDDEN_MESSAGE)
+            raise RpcError(404, f"trace {trace_id!r} not found")
+    return {"status": "ok", "trace": trace}
+
+
+@rpc("get_observability_analytics", feature=FEATURE, readonly=True)
+def get_observability_analytics(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
+    """Overview, tool performance and model usage over the last ``days`` days."""
+    days = _days(body)
+    with ctx.db.transaction(immediate=False) as conn:
+        result = store.analytics(conn, ctx.tenant_id, since=since_timestamp(days))
+    return {"status": "ok", "days": days, **result}
+
+
+def _error_traces(ctx: CallContext, body: dict[str, Any], *, tools_only: bool) -> dict[str, Any]:
+    days = _days(body)
+    limit, page = _paging(body)
+    with ctx.db.transaction(immediate=False) as conn:
+        traces, total = store.list_error_traces(
+            conn,
+            ctx.tenant_id,
+            since=since_timestamp(days),
+            tools_only=tools_only,
+            limit=limit,
+            page=page,
+        )
+    return {"status": "ok", "traces": traces, "total": total}
+
+
+@rpc("get_observability_errors", feature=FEATURE, readonly=True)
+def get_observability_errors(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
+    """Traces with an ERROR observation (or ERROR root) in the window, most recent first."""
+    return _error_traces(ctx, body, tools_only=False)
+
+
+@rpc("get_observability_tool_errors", feature=FEATURE, readonly=True)
+def get_observability_tool_errors(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
+    """Traces with a failed tool call (level ERROR) in the window, most recent first."""
+    return _error_traces(ctx, body, tools_only=True)

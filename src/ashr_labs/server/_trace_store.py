@@ -1,0 +1,611 @@
+"""The observability store: trace and observation tables, one function per query.
+
+Both ingest paths (the ``ingest_observability_trace`` RPC and OTLP/HTTP) hand this module the same
+records, so a trace reads back the same whichever way it came. Everything is keyed by tenant: a
+trace id that two tenants use is two traces (FAULTS.md F44). Writes are upserts by
+(tenant, trace id) and (tenant, trace id, observation id), so a retried or duplicated send leaves
+one trace with no duplicate observation, and a partial send followed by the complete one merges
+(F10, F57). On a merge a value that is present wins over one that is absent (``None``).
+
+Per-row derived columns (latency, tokens, tool name, error flag) are computed in Python on every
+write, from the merged row, so the queries stay plain SQL with placeholders (F48).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from ._analytics import (
+    format_timestamp,
+    json_safe,
+    latency_ms,
+    mean,
+    normalize_timestamp,
+    parse_timestamp,
+    percentile,
+    ratio,
+    tool_name_of,
+    usage_tokens,
+    utc_now,
+)
+from ._db import register_schema
+
+__all__ = [
+    "SCHEMA",
+    "ObservationRecord",
+    "TraceRecord",
+    "analytics",
+    "get_trace",
+    "list_error_traces",
+    "list_traces",
+    "trace_exists_for_other_tenant",
+    "upsert_trace",
+]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS obs_traces (
+    tenant_id INTEGER NOT NULL,
+    trace_id TEXT NOT NULL,
+    name TEXT,
+    user_id TEXT,
+    session_id TEXT,
+    metadata TEXT,
+    tags TEXT,
+    input TEXT,
+    output TEXT,
+    start_time TEXT,
+    end_time TEXT,
+    level TEXT,
+    status_message TEXT,
+    root_observation_id TEXT,
+    incomplete INTEGER NOT NULL DEFAULT 0,
+    dropped_spans INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    latency_ms REAL,
+    observation_count INTEGER NOT NULL DEFAULT 0,
+    has_error INTEGER NOT NULL DEFAULT 0,
+    has_tool_error INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    tool_calls INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, trace_id)
+);
+CREATE INDEX IF NOT EXISTS obs_traces_by_time ON obs_traces (tenant_id, ts);
+CREATE INDEX IF NOT EXISTS obs_traces_by_user ON obs_traces (tenant_id, user_id, ts);
+CREATE INDEX IF NOT EXISTS obs_traces_by_session ON obs_traces (tenant_id, session_id, ts);
+CREATE TABLE IF NOT EXISTS obs_observations (
+    tenant_id INTEGER NOT NULL,
+    trace_id TEXT NOT NULL,
+    observation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    name TEXT,
+    parent_observation_id TEXT,
+    input TEXT,
+    output TEXT,
+    metadata TEXT,
+    model TEXT,
+    usage TEXT,
+    level TEXT,
+    status_message TEXT,
+    start_time TEXT,
+    end_time TEXT,
+    latency_ms REAL,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    tool_name TEXT,
+    PRIMARY KEY (tenant_id, trace_id, observation_id)
+);
+CREATE INDEX IF NOT EXISTS obs_observations_tools
+    ON obs_observations (tenant_id, tool_name) WHERE tool_name IS NOT NULL;
+"""
+register_schema(SCHEMA)
+
+ERROR_LEVEL = "ERROR"
+
+
+@dataclass(frozen=True)
+class TraceRecord:
+    """Trace-level values of one send; ``None`` means "not in this send" (kept on merge)."""
+
+    trace_id: str
+    name: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    metadata: Any = None
+    tags: list[str] | None = None
+    input: Any = None
+    output: Any = None
+    start_time: str | None = None
+    end_time: str | None = None
+    level: str | None = None
+    status_message: str | None = None
+    root_observation_id: str | None = None
+    """The id of a root span that stands for the trace itself (OTLP); its children read as
+    top-level observations."""
+    incomplete: bool | None = None
+    dropped_spans: int | None = None
+
+
+@dataclass(frozen=True)
+class ObservationRecord:
+    """One observation of one send; ``None`` fields are kept from an earlier send on merge."""
+
+    id: str
+    type: str
+    name: str | None = None
+    parent_observation_id: str | None = None
+    input: Any = None
+    output: Any = None
+    metadata: Any = None
+    model: str | None = None
+    usage: Any = None
+    level: str | None = None
+    status_message: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+
+
+@dataclass
+class _ObsRow:
+    record: ObservationRecord
+    seq: int
+    changed: bool = False
+    derived: dict[str, Any] = field(default_factory=dict)
+
+
+_JSON_TRACE_FIELDS = ("metadata", "input", "output")
+_JSON_OBS_FIELDS = ("input", "output", "metadata", "usage")
+_TIME_FIELDS = ("start_time", "end_time")
+
+
+def _dump(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(json_safe(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _normalized(value: str | None) -> str | None:
+    return None if value is None else normalize_timestamp(value)
+
+
+def _merge(old: Any, new: Any) -> Any:
+    """Field-wise merge of two records of the same dataclass: present values of ``new`` win."""
+    changes = {f.name: getattr(new, f.name) for f in fields(new)}
+    changes = {name: value for name, value in changes.items() if value is not None}
+    return replace(old, **changes)
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+
+def upsert_trace(
+    conn: sqlite3.Connection,
+    tenant_id: int,
+    trace: TraceRecord,
+    observations: Sequence[ObservationRecord],
+) -> str:
+    """Insert or merge one trace and its observations for ``tenant_id``; returns the trace id.
+
+    Call inside one transaction: it reads the stored rows, merges in Python and writes back.
+    """
+    now = format_timestamp(utc_now())
+    trace = replace(
+        trace,
+        start_time=_normalized(trace.start_time),
+        end_time=_normalized(trace.end_time),
+    )
+    stored_trace, created_at = _read_trace_record(conn, tenant_id, trace.trace_id)
+    merged_trace = trace if stored_trace is None else _merge(stored_trace, trace)
+    if stored_trace is not None and trace.incomplete is not None:
+        # Once a complete copy arrived, a late partial retry cannot mark the trace partial again.
+        merged_trace = replace(
+            merged_trace, incomplete=bool(stored_trace.incomplete) and trace.incomplete
+        )
+    if stored_trace is not None and trace.dropped_spans is not None:
+        merged_trace = replace(
+            merged_trace, dropped_spans=max(stored_trace.dropped_spans or 0, trace.dropped_spans)
+        )
+
+    rows = _read_observation_rows(conn, tenant_id, trace.trace_id)
+    next_seq = max((row.seq for row in rows.values()), default=-1) + 1
+    for obs in observations:
+        obs = replace(
+            obs, start_time=_normalized(obs.start_time), end_time=_normalized(obs.end_time)
+        )
+        existing = rows.get(obs.id)
+        if existing is None:
+            rows[obs.id] = _ObsRow(obs, next_seq, changed=True)
+            next_seq += 1
+        else:
+            existing.record = _merge(existing.record, obs)
+            existing.changed = True
+    for row in rows.values():
+        row.derived = _derive_observation(row.record)
+
+    _write_observations(conn, tenant_id, trace.trace_id, [r for r in rows.values() if r.changed])
+    _write_trace(conn, tenant_id, merged_trace, rows.values(), created_at or now, now)
+    return trace.trace_id
+
+
+def _derive_observation(obs: ObservationRecord) -> dict[str, Any]:
+    tokens_in, tokens_out = usage_tokens(obs.usage)
+    return {
+        "latency_ms": latency_ms(obs.start_time, obs.end_time),
+        "input_tokens": tokens_in,
+        "output_tokens": tokens_out,
+        "tool_name": tool_name_of(obs.name, obs.metadata) if obs.type != "generation" else None,
+    }
+
+
+def _write_observations(
+    conn: sqlite3.Connection, tenant_id: int, trace_id: str, rows: Iterable[_ObsRow]
+) -> None:
+    params = []
+    for row in rows:
+        obs = row.record
+        params.append(
+            (
+                tenant_id, trace_id, obs.id, row.seq, obs.type, obs.name,
+                obs.parent_observation_id, _dump(obs.input), _dump(obs.output),
+                _dump(obs.metadata), obs.model, _dump(obs.usage), obs.level, obs.status_message,
+                obs.start_time, obs.end_time, row.derived["latency_ms"],
+                row.derived["input_tokens"], row.derived["output_tokens"],
+                row.derived["tool_name"],
+            )
+        )
+    conn.executemany(
+        """INSERT INTO obs_observations (tenant_id, trace_id, observation_id, seq, type, name,
+               parent_observation_id, input, output, metadata, model, usage, level,
+               status_message, start_time, end_time, latency_ms, input_tokens, output_tokens,
+               tool_name)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (tenant_id, trace_id, observation_id) DO UPDATE SET
+               type = excluded.type, name = excluded.name,
+               parent_observation_id = excluded.parent_observation_id,
+               input = excluded.input, output = excluded.output, metadata = excluded.metadata,
+               model = excluded.model, usage = excluded.usage, level = excluded.level,
+               status_message = excluded.status_message, start_time = excluded.start_time,
+               end_time = excluded.end_time, latency_ms = excluded.latency_ms,
+               input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+               tool_name = excluded.tool_name""",
+        params,
+    )
+
+
+def _trace_latency(trace: TraceRecord, rows: Iterable[_ObsRow]) -> tuple[float | None, str | None]:
+    """The trace's latency and its start: its own times if given, else its observations' span."""
+    own = latency_ms(trace.start_time, trace.end_time)
+    starts = [t for r in rows if (t := parse_timestamp(r.record.start_time)) is not None]
+    ends = [t for r in rows if (t := parse_timestamp(r.record.end_time)) is not None]
+    ends += [t for r in rows if r.record.end_time is None and
+             (t := parse_timestamp(r.record.start_time)) is not None]
+    first = parse_timestamp(trace.start_time) or (min(starts) if starts else None)
+    start_text = None if first is None else format_timestamp(first)
+    if own is not None:
+        return own, start_text
+    last = parse_timestamp(trace.end_time) or (max(ends) if ends else None)
+    if first is None or last is None:
+        return None, start_text
+    return latency_ms(format_timestamp(first), format_timestamp(last)), start_text
+
+
+def _write_trace(
+    conn: sqlite3.Connection,
+    tenant_id: int,
+    trace: TraceRecord,
+    rows: Iterable[_ObsRow],
+    created_at: str,
+    now: str,
+) -> None:
+    rows = list(rows)
+    trace_latency, started = _trace_latency(trace, rows)
+    has_error = trace.level == ERROR_LEVEL or any(r.record.level == ERROR_LEVEL for r in rows)
+    tools = [r for r in rows if r.derived["tool_name"] is not None]
+    conn.execute(
+        """INSERT INTO obs_traces (tenant_id, trace_id, name, user_id, session_id, metadata, tags,
+               input, output, start_time, end_time, level, status_message, root_observation_id,
+               incomplete, dropped_spans, created_at, updated_at, ts, latency_ms,
+               observation_count, has_error, has_tool_error, input_tokens, output_tokens,
+               tool_calls)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (tenant_id, trace_id) DO UPDATE SET
+               name = excluded.name, user_id = excluded.user_id,
+               session_id = excluded.session_id, metadata = excluded.metadata,
+               tags = excluded.tags, input = excluded.input, output = excluded.output,
+               start_time = excluded.start_time, end_time = excluded.end_time,
+               level = excluded.level, status_message = excluded.status_message,
+               root_observation_id = excluded.root_observation_id,
+               incomplete = excluded.incomplete, dropped_spans = excluded.dropped_spans,
+               updated_at = excluded.updated_at, ts = excluded.ts,
+               latency_ms = excluded.latency_ms, observation_count = excluded.observation_count,
+               has_error = excluded.has_error, has_tool_error = excluded.has_tool_error,
+               input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+               tool_calls = excluded.tool_calls""",
+        (
+            tenant_id, trace.trace_id, trace.name, trace.user_id, trace.session_id,
+            _dump(trace.metadata), _dump(trace.tags), _dump(trace.input), _dump(trace.output),
+            trace.start_time, trace.end_time, trace.level, trace.status_message,
+            trace.root_observation_id, int(bool(trace.incomplete)), trace.dropped_spans or 0,
+            created_at, now, started or created_at, trace_latency, len(rows), int(has_error),
+            int(any(r.record.level == ERROR_LEVEL for r in tools)),
+            sum(r.derived["input_tokens"] for r in rows),
+            sum(r.derived["output_tokens"] for r in rows),
+            len(tools),
+        ),
+    )
+
+
+def _read_trace_record(
+    conn: sqlite3.Connection, tenant_id: int, trace_id: str
+) -> tuple[TraceRecord | None, str | None]:
+    row = conn.execute(
+        """SELECT name, user_id, session_id, metadata, tags, input, output, start_time, end_time,
+                  level, status_message, root_observation_id, incomplete, dropped_spans,
+                  created_at
+           FROM obs_traces WHERE tenant_id = ? AND trace_id = ?""",
+        (tenant_id, trace_id),
+    ).fetchone()
+    if row is None:
+        return None, None
+    record = TraceRecord(
+        trace_id=trace_id, name=row[0], user_id=row[1], session_id=row[2],
+        metadata=_load(row[3]), tags=_load(row[4]), input=_load(row[5]), output=_load(row[6]),
+        start_time=row[7], end_time=row[8], level=row[9], status_message=row[10],
+        root_observation_id=row[11], incomplete=bool(row[12]), dropped_spans=row[13],
+    )
+    return record, row[14]
+
+
+_OBS_COLUMNS = """observation_id, seq, type, name, parent_observation_id, input, output, metadata,
+    model, usage, level, status_message, start_time, end_time"""
+
+
+def _observation_from_row(row: Sequence[Any]) -> ObservationRecord:
+    return ObservationRecord(
+        id=row[0], type=row[2], name=row[3], parent_observation_id=row[4], input=_load(row[5]),
+        output=_load(row[6]), metadata=_load(row[7]), model=row[8], usage=_load(row[9]),
+        level=row[10], status_message=row[11], start_time=row[12], end_time=row[13],
+    )
+
+
+def _read_observation_rows(
+    conn: sqlite3.Connection, tenant_id: int, trace_id: str
+) -> dict[str, _ObsRow]:
+    cursor = conn.execute(
+        f"SELECT {_OBS_COLUMNS} FROM obs_observations WHERE tenant_id = ? AND trace_id = ?",  # noqa: S608
+        (tenant_id, trace_id),
+    )
+    return {row[0]: _ObsRow(_observation_from_row(row), row[1]) for row in cursor}
+
+
+# --- reads -------------------------------------------------------------------------------------
+
+_SUMMARY_COLUMNS = """trace_id, name, user_id, session_id, metadata, tags, created_at, output,
+    input, start_time, end_time, ts, latency_ms, observation_count, has_error, input_tokens,
+    output_tokens, tool_calls, incomplete, dropped_spans, level, status_message"""
+
+
+def _summary(row: Sequence[Any]) -> dict[str, Any]:
+    """A trace summary: the reference's ObservabilityTrace keys plus documented extras."""
+    return {
+        "id": row[0],
+        "name": row[1],
+        "user_id": row[2],
+        "session_id": row[3],
+        "metadata": _load(row[4]),
+        "tags": _load(row[5]) or [],
+        "created_at": row[6],
+        "output": _load(row[7]),
+        "input": _load(row[8]),
+        "start_time": row[9] or row[11],
+        "end_time": row[10],
+        "latency_ms": row[12],
+        "observation_count": row[13],
+        "has_error": bool(row[14]),
+        "input_tokens": row[15],
+        "output_tokens": row[16],
+        "total_tokens": row[15] + row[16],
+        "tool_calls": row[17],
+        "incomplete": bool(row[18]),
+        "dropped_spans": row[19],
+        "level": row[20],
+        "status_message": row[21],
+    }
+
+
+def _page(
+    conn: sqlite3.Connection, where: str, params: Sequence[Any], limit: int, page: int
+) -> tuple[list[dict[str, Any]], int]:
+    # ``where`` is always one of this module's constant clauses; values go in ``params``.
+    total = conn.execute(f"SELECT COUNT(*) FROM obs_traces WHERE {where}", params).fetchone()[0]  # noqa: S608
+    cursor = conn.execute(
+        f"SELECT {_SUMMARY_COLUMNS} FROM obs_traces WHERE {where} "  # noqa: S608
+        "ORDER BY ts DESC, created_at DESC, trace_id DESC LIMIT ? OFFSET ?",
+        (*params, limit, (page - 1) * limit),
+    )
+    return [_summary(row) for row in cursor], int(total)
+
+
+def list_traces(
+    conn: sqlite3.Connection,
+    tenant_id: int,
+    *,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    limit: int = 50,
+    page: int = 1,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the tenant's trace summaries, newest first, and the total that match."""
+    where, params = "tenant_id = ?", [tenant_id]
+    if user_id is not None:
+        where += " AND user_id = ?"
+        params.append(user_id)  # type: ignore[arg-type]
+    if session_id is not None:
+        where += " AND session_id = ?"
+        params.append(session_id)  # type: ignore[arg-type]
+    return _page(conn, where, params, limit, page)
+
+
+def list_error_traces(
+    conn: sqlite3.Connection,
+    tenant_id: int,
+    *,
+    since: str,
+    tools_only: bool,
+    limit: int,
+    page: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """Traces since ``since`` with an ERROR observation (or, ``tools_only``, a failed tool)."""
+    flag = "has_tool_error" if tools_only else "has_error"
+    return _page(conn, f"tenant_id = ? AND ts >= ? AND {flag} = 1", (tenant_id, since), limit, page)
+
+
+def get_trace(conn: sqlite3.Connection, tenant_id: int, trace_id: str) -> dict[str, Any] | None:
+    """The full trace with its observations in creation order, or ``None`` for this tenant."""
+    row = conn.execute(
+        f"SELECT {_SUMMARY_COLUMNS}, root_observation_id FROM obs_traces "  # noqa: S608
+        "WHERE tenant_id = ? AND trace_id = ?",
+        (tenant_id, trace_id),
+    ).fetchone()
+    if row is None:
+        return None
+    trace = _summary(row)
+    root_id = row[-1]
+    cursor = conn.execute(
+        f"SELECT {_OBS_COLUMNS} FROM obs_observations "  # noqa: S608
+        "WHERE tenant_id = ? AND trace_id = ? ORDER BY seq",
+        (tenant_id, trace_id),
+    )
+    trace["observations"] = [_observation_dict(_observation_from_row(r), root_id) for r in cursor]
+    return trace
+
+
+def _observation_dict(obs: ObservationRecord, root_id: str | None) -> dict[str, Any]:
+    parent = obs.parent_observation_id
+    return {
+        "id": obs.id,
+        "name": obs.name,
+        "type": obs.type,
+        "parent_observation_id": None if root_id is not None and parent == root_id else parent,
+        "input": obs.input,
+        "output": obs.output,
+        "metadata": obs.metadata,
+        "model": obs.model,
+        "usage": obs.usage,
+        "level": obs.level,
+        "status_message": obs.status_message,
+        "start_time": obs.start_time,
+        "end_time": obs.end_time,
+    }
+
+
+def trace_exists_for_other_tenant(conn: sqlite3.Connection, tenant_id: int, trace_id: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM obs_traces WHERE trace_id = ? AND tenant_id != ? LIMIT 1",
+        (trace_id, tenant_id),
+    ).fetchone()
+    return row is not None
+
+
+def analytics(conn: sqlite3.Connection, tenant_id: int, *, since: str) -> dict[str, Any]:
+    """Overview, per-tool and per-model numbers over the tenant's traces since ``since``."""
+    traces = conn.execute(
+        """SELECT latency_ms, has_error, input_tokens, output_tokens, tool_calls, user_id,
+                  session_id
+           FROM obs_traces WHERE tenant_id = ? AND ts >= ?""",
+        (tenant_id, since),
+    ).fetchall()
+    latencies = [r[0] for r in traces if r[0] is not None]
+    errors = sum(r[1] for r in traces)
+    overview = {
+        "total_traces": len(traces),
+        "avg_latency_ms": mean(latencies),
+        "p95_latency_ms": percentile(latencies, 0.95),
+        "total_input_tokens": sum(r[2] for r in traces),
+        "total_output_tokens": sum(r[3] for r in traces),
+        "error_rate": ratio(errors, len(traces)),
+        "error_count": errors,
+        "total_tool_calls": sum(r[4] for r in traces),
+        "unique_users": len({r[5] for r in traces if r[5] is not None}),
+        "unique_sessions": len({r[6] for r in traces if r[6] is not None}),
+    }
+    return {
+        "overview": overview,
+        "tool_performance": _tool_performance(conn, tenant_id, since),
+        "model_usage": _model_usage(conn, tenant_id, since),
+    }
+
+
+def _window_observations(
+    conn: sqlite3.Connection, tenant_id: int, since: str, condition: str, columns: str
+) -> list[Sequence[Any]]:
+    # ``condition`` and ``columns`` are constants from the callers below.
+    return conn.execute(
+        f"SELECT {columns} FROM obs_observations o JOIN obs_traces t "  # noqa: S608
+        "ON t.tenant_id = o.tenant_id AND t.trace_id = o.trace_id "
+        f"WHERE o.tenant_id = ? AND t.ts >= ? AND {condition}",
+        (tenant_id, since),
+    ).fetchall()
+
+
+def _tool_performance(conn: sqlite3.Connection, tenant_id: int, since: str) -> list[dict[str, Any]]:
+    rows = _window_observations(
+        conn, tenant_id, since, "o.tool_name IS NOT NULL", "o.tool_name, o.level, o.latency_ms"
+    )
+    grouped: dict[str, list[Sequence[Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row[0], []).append(row)
+    result: list[dict[str, Any]] = []
+    for name, calls in grouped.items():
+        errors = sum(1 for c in calls if c[1] == ERROR_LEVEL)
+        timings = [c[2] for c in calls if c[2] is not None]
+        result.append(
+            {
+                "tool_name": name,
+                "calls": len(calls),
+                "errors": errors,
+                "error_rate": ratio(errors, len(calls)),
+                "avg_latency_ms": mean(timings),
+                "p95_latency_ms": percentile(timings, 0.95),
+            }
+        )
+    result.sort(key=lambda item: (-item["calls"], item["tool_name"]))
+    return result
+
+
+def _model_usage(conn: sqlite3.Connection, tenant_id: int, since: str) -> list[dict[str, Any]]:
+    rows = _window_observations(
+        conn, tenant_id, since, "o.type = 'generation' AND o.model IS NOT NULL",
+        "o.model, o.input_tokens, o.output_tokens, o.latency_ms, o.level",
+    )
+    grouped: dict[str, list[Sequence[Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row[0], []).append(row)
+    result: list[dict[str, Any]] = []
+    for model, calls in grouped.items():
+        tokens_in = sum(c[1] for c in calls)
+        tokens_out = sum(c[2] for c in calls)
+        result.append(
+            {
+                "model": model,
+                "calls": len(calls),
+                "input_tokens": tokens_in,
+                "output_tokens": tokens_out,
+                "total_tokens": tokens_in + tokens_out,
+                "avg_latency_ms": mean(c[3] for c in calls if c[3] is not None),
+                "errors": sum(1 for c in calls if c[4] == ERROR_LEVEL),
+            }
+        )
+    result.sort(key=lambda item: (-item["calls"], item["model"]))
+    return result
