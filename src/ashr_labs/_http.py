@@ -313,6 +313,7 @@ class Transport:
             raise ConfigurationError(f"ca_bundle: no such file or directory: {bundle!r}")
         self._verify: bool | str = bundle if bundle else True
         self._api_key = api_key
+        self._api_key_bytes = api_key.encode("utf-8", errors="replace")
         self._auth = _BearerAuth(api_key)
         agent = (
             f"ashr-labs-python/{__version__} python/{platform.python_version()} "
@@ -567,6 +568,8 @@ class Transport:
     def _interpret(
         self, status: int, reason: str, headers: Mapping[str, str], data: bytes
     ) -> dict[str, Any]:
+        if self._api_key_bytes in data:
+            data = data.replace(self._api_key_bytes, b"[REDACTED]")
         is_json, parsed = _parse_json(data)
         if status >= 400:
             raise self._http_error(status, reason, headers, data, is_json, parsed)
