@@ -200,7 +200,7 @@ def test_f08_retry_after_http_date_and_malformed(backend: ScriptedBackend) -> No
 
 @pytest.mark.timing
 def test_f37_retry_after_beyond_deadline_fails_at_once(backend: ScriptedBackend) -> None:
-    """Retry-After 100 with a 2 s deadline: one request, RateLimitError with retry_after, no wait."""
+    """Retry-After 100 with a 2 s deadline: one request, RateLimitError at once."""
     backend.push(Step(429, {"Retry-After": "100"}, body={"status": "error", "message": "slow"}))
     t = Transport(KEY, backend.url, 30)
     start = time.monotonic()
@@ -319,7 +319,7 @@ def test_f41_slow_reply_within_the_deadline_succeeds(backend: ScriptedBackend) -
     t.close()
 
 
-# --- F39: redirects --------------------------------------------------------------------------------
+# --- F39: redirects ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
@@ -361,7 +361,7 @@ def test_f39_redirect_is_not_followed(status: int) -> None:
 def test_f42_malformed_reply_is_typed_and_client_stays_usable(
     backend: ScriptedBackend, step: Step, cls: type[AshrLabsError], status: int | None, needle: str
 ) -> None:
-    """Each malformed reply is an AshrLabsError subclass with the status kept; a later call works."""
+    """Each malformed reply is a typed error with the status kept; a later call works."""
     backend.push(step)
     t = Transport(KEY, backend.url, 5, max_retries=0)
     with pytest.raises(cls) as info:
