@@ -28,6 +28,20 @@ from ._version import __version__
 # --- end section: client ---
 
 # --- section: testing (owner: testing) ---
+from .testing import (
+    Agent,
+    AsyncAgent,
+    EvalRunner,
+    RunBuilder,
+    TestBuilder,
+    compare_args_structural,
+    compare_tool_args,
+    extract_tool_args,
+    fuzzy_str_match,
+    strip_markdown,
+    text_similarity,
+    tokenize,
+)
 # --- end section: testing ---
 
 # --- section: observability (owner: observability) ---
@@ -48,6 +62,18 @@ __all__ = sorted(
         "WaitTimeoutError",
         "__version__",
         # --- section: __all__ (each owner adds its names on their own lines) ---
+        "Agent",
+        "AsyncAgent",
+        "EvalRunner",
+        "RunBuilder",
+        "TestBuilder",
+        "compare_args_structural",
+        "compare_tool_args",
+        "extract_tool_args",
+        "fuzzy_str_match",
+        "strip_markdown",
+        "text_similarity",
+        "tokenize",
         # --- end section: __all__ ---
     ]
 )
