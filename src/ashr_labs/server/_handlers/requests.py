@@ -1,0 +1,155 @@
+"""Generation-request RPCs: ``create_request``, ``get_request``, ``list_requests``.
+
+``create_request`` checks what the published client does not (protocol.md §3.4, last paragraph):
+``test_config.num_variations`` 1–50, ``strategy``, the ``coverage`` keys, a
+``complexity_distribution`` summing to about 1.0, and string lists for ``focus_areas``/``exclude``.
+The request is stored ``pending`` and a worker generates its dataset. An optional ``agent_id``
+(body key, or ``metadata.agent_id`` in the config) links the generated dataset to that agent.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .._rpc import CallContext, RpcError, rpc
+from .._store import dump_doc, now_iso, owned_row, request_entity
+from .._validate import describe, fail, opt_int, opt_obj, opt_str, req_int, req_obj, req_str
+from ._common import list_limit, resolve_tenant, tenant_user
+
+__all__ = ["REQUEST_STATUSES", "validate_test_config"]
+
+REQUEST_STATUSES = ("pending", "processing", "completed", "failed")
+STRATEGIES = ("focused", "diverse", "balanced")
+COVERAGE_KEYS = ("happy_path", "edge_cases", "error_handling", "boundary_values")
+COMPLEXITY_KEYS = ("simple", "moderate", "complex")
+
+
+def _string_list(value: Any, field: str) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise fail(field, "an array of strings", value)
+
+
+def validate_test_config(config: dict[str, Any]) -> None:
+    """422 for ``request.test_config`` values outside the documented ranges."""
+    tc = config.get("test_config")
+    if tc is None:
+        return
+    if not isinstance(tc, dict):
+        raise fail("request.test_config", "an object", tc)
+    nv = tc.get("num_variations")
+    if nv is not None and (not isinstance(nv, int) or isinstance(nv, bool) or not 1 <= nv <= 50):
+        raise fail("request.test_config.num_variations", "an integer 1–50", nv)
+    strategy = tc.get("strategy")
+    if strategy is not None and strategy not in STRATEGIES:
+        raise fail("request.test_config.strategy", "one of " + ", ".join(STRATEGIES), strategy)
+    coverage = tc.get("coverage")
+    if coverage is not None:
+        if not isinstance(coverage, dict):
+            raise fail("request.test_config.coverage", "an object", coverage)
+        for key, value in coverage.items():
+            if key not in COVERAGE_KEYS:
+                raise RpcError(
+                    422,
+                    f"request.test_config.coverage: expected keys from {', '.join(COVERAGE_KEYS)},"
+                    f" got {describe(key)}",
+                )
+            if not isinstance(value, bool):
+                raise fail(f"request.test_config.coverage.{key}", "a boolean", value)
+    _check_complexity(tc.get("complexity_distribution"))
+    for name in ("focus_areas", "exclude"):
+        if tc.get(name) is not None:
+            _string_list(tc[name], f"request.test_config.{name}")
+
+
+def _check_complexity(dist: Any) -> None:
+    field = "request.test_config.complexity_distribution"
+    if dist is None:
+        return
+    if not isinstance(dist, dict):
+        raise fail(field, "an object", dist)
+    total = 0.0
+    for key, value in dist.items():
+        if key not in COMPLEXITY_KEYS:
+            raise RpcError(
+                422,
+                f"{field}: expected keys from {', '.join(COMPLEXITY_KEYS)}, got {describe(key)}",
+            )
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not 0 <= value <= 1
+        ):
+            raise fail(f"{field}.{key}", "a number 0–1", value)
+        total += float(value)
+    if dist and abs(total - 1.0) > 0.05:
+        raise RpcError(422, f"{field}: expected values summing to about 1.0, got {round(total, 4)}")
+
+
+def _agent_id(ctx: CallContext, body: dict[str, Any], config: dict[str, Any]) -> int | None:
+    agent_id = opt_int(body, "agent_id")
+    if agent_id is None:
+        metadata = config.get("metadata")
+        if isinstance(metadata, dict) and metadata.get("agent_id") is not None:
+            agent_id = opt_int(metadata, "agent_id")
+    if agent_id is not None:
+        owned_row(ctx.db, "agents", agent_id, ctx.tenant_id, active_only=True)
+    return agent_id
+
+
+@rpc("create_request")
+def create_request(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
+    """Store a generation request (``pending``) and wake the generation worker."""
+    tenant_id = resolve_tenant(ctx, body)
+    requestor_id = tenant_user(ctx, body, "requestor_id")
+    name = req_str(body, "request_name", max_len=500)
+    config = req_obj(body, "request")
+    schema = opt_obj(body, "request_input_schema")
+    if schema is None:
+        schema = {"type": "object", "properties": {}}
+    validate_test_config(config)
+    agent_id = _agent_id(ctx, body, config)
+    now = now_iso()
+    request_id = ctx.db.insert(
+        "INSERT INTO requests (created_at, updated_at, tenant_id, requestor_id, request_name,"
+        " request_status, request_input_schema, request, agent_id)"
+        " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+        (now, now, tenant_id, requestor_id, name, dump_doc(schema), dump_doc(config), agent_id),
+    )
+    ctx.server.notify_jobs()
+    row = ctx.db.query_one("SELECT * FROM requests WHERE id = ?", (request_id,))
+    return {"status": "ok", "request": request_entity(row)}
+
+
+@rpc("get_request", readonly=True)
+def get_request(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
+    """One request of the caller's tenant (``error`` explains a ``failed`` status)."""
+    request_id = req_int(body, "request_id")
+    row = owned_row(ctx.db, "requests", request_id, ctx.tenant_id)
+    return {"status": "ok", "request": request_entity(row)}
+
+
+@rpc("list_requests", readonly=True)
+def list_requests(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
+    """The tenant's requests, newest first, optionally by exact status; cursor paging."""
+    tenant_id = resolve_tenant(ctx, body)
+    limit = list_limit(body)
+    status = opt_str(body, "status", choices=REQUEST_STATUSES)
+    cursor = opt_int(body, "cursor")
+    sql = "SELECT * FROM requests WHERE tenant_id = ?"
+    params: list[Any] = [tenant_id]
+    if status is not None:
+        sql += " AND request_status = ?"
+        params.append(status)
+    if cursor is not None:
+        sql += " AND id < ?"
+        params.append(cursor)
+    rows = ctx.db.query(sql + " ORDER BY id DESC LIMIT ?", (*params, limit + 1))
+    more = len(rows) > limit
+    items = [request_entity(r) for r in rows[:limit]]
+    return {
+        "status": "ok",
+        "requests": items,
+        "next_cursor": items[-1]["id"] if more and items else None,
+    }

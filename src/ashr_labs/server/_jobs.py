@@ -1,0 +1,337 @@
+"""Background jobs: dataset generation for requests and grading for runs.
+
+Workers claim work from the database itself (requests ``pending``/``processing``, runs with
+``grading_status = 'pending'``), so a restart resumes whatever a killed server left behind (F58).
+Each claim increments ``attempts``; work interrupted ``max_job_attempts`` times ends as failed
+instead of looping. Every ending is terminal and readable: ``completed``, or ``failed`` with a
+non-null ``error`` / ``grading_error``. One server process per database runs jobs.
+
+The generation and grading functions live in ``_generation`` and ``_grading`` (pure, task H2);
+they are imported inside the job so the server starts even without them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+import uuid
+from typing import Any
+
+from .._log import logger
+from ._dispatch import redact
+from ._state import ServerState
+from ._store import dump_doc, load_doc, now_iso
+
+__all__ = ["JobRunner"]
+
+_log = logger.getChild("server.jobs")
+
+
+class JobRunner:
+    """A small pool of worker threads draining generation and grading work."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._claimed_runs: set[int] = set()
+        self._active: set[int] = set()
+        self._busy = 0
+        self._lock = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Fail work interrupted too often, then start the workers."""
+        self._give_up_on_exhausted()
+        for i in range(max(1, self.state.settings.job_workers)):
+            t = threading.Thread(target=self._loop, name=f"ashr-server-jobs-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        self.state.notify_jobs()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the workers (a job in progress finishes its step or is resumed next start)."""
+        self._stop.set()
+        self.state.jobs_event.set()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        self._threads.clear()
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Block until no job is queued or running; TimeoutError names what is left."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = self._outstanding()
+            with self._lock:
+                busy = self._busy
+            if not left and busy == 0:
+                return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"jobs still outstanding after {timeout}s: {left or 'running'}")
+            self.state.notify_jobs()
+            time.sleep(0.01)
+
+    def _outstanding(self) -> str:
+        db = self.state.db
+        req = db.query_one(
+            "SELECT COUNT(*) AS n FROM requests WHERE request_status IN ('pending', 'processing')"
+        )
+        runs = db.query_one("SELECT COUNT(*) AS n FROM runs WHERE grading_status = 'pending'")
+        parts = []
+        if req and req["n"]:
+            parts.append(f"{req['n']} request(s)")
+        if runs and runs["n"]:
+            parts.append(f"{runs['n']} run(s) to grade")
+        return ", ".join(parts)
+
+    def _give_up_on_exhausted(self) -> None:
+        limit = self.state.settings.max_job_attempts
+        db = self.state.db
+        now = now_iso()
+        with db.transaction():
+            db.execute(
+                "UPDATE requests SET request_status = 'failed', updated_at = ?, error = ?"
+                " WHERE request_status IN ('pending', 'processing') AND attempts >= ?",
+                (now, f"generation was interrupted {limit} times; giving up", limit),
+            )
+            db.execute(
+                "UPDATE runs SET grading_status = 'failed', grading_error = ?"
+                " WHERE grading_status = 'pending' AND attempts >= ?",
+                (f"grading was interrupted {limit} times; giving up", limit),
+            )
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self._work_once()
+            except Exception as exc:  # a broken DB must not kill the worker silently
+                _log.error("job worker error: %s", redact(repr(exc)))
+                worked = False
+            if not worked:
+                self.state.jobs_event.wait(0.5)
+                self.state.jobs_event.clear()
+
+    def _work_once(self) -> bool:
+        with self._lock:
+            self._busy += 1
+        try:
+            request_id = self._claim_request()
+            if request_id is not None:
+                self._generate(request_id)
+                return True
+            run_id = self._claim_run()
+            if run_id is not None:
+                try:
+                    self._grade(run_id)
+                finally:
+                    with self._lock:
+                        self._claimed_runs.discard(run_id)
+                return True
+            return False
+        finally:
+            with self._lock:
+                self._busy -= 1
+
+    def _claim_request(self) -> int | None:
+        db = self.state.db
+        with db.transaction():
+            row = db.query_one(
+                "SELECT id FROM requests WHERE request_status = 'pending' ORDER BY id LIMIT 1"
+            )
+            if row is None:
+                # Left 'processing' by a killed server: ours now (one job runner per database).
+                row = db.query_one(
+                    "SELECT id FROM requests WHERE request_status = 'processing'"
+                    " AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 1",
+                    (dump_doc(sorted(self._active_requests())),),
+                )
+            if row is None:
+                return None
+            request_id = int(row["id"])
+            db.execute(
+                "UPDATE requests SET request_status = 'processing', attempts = attempts + 1,"
+                " updated_at = ? WHERE id = ?",
+                (now_iso(), request_id),
+            )
+        with self._lock:
+            self._active.add(request_id)
+        return request_id
+
+    def _active_requests(self) -> set[int]:
+        with self._lock:
+            return set(self._active)
+
+    def _claim_run(self) -> int | None:
+        db = self.state.db
+        with self._lock:
+            taken = sorted(self._claimed_runs)
+        with db.transaction():
+            row = db.query_one(
+                "SELECT id FROM runs WHERE grading_status = 'pending'"
+                " AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 1",
+                (dump_doc(taken),),
+            )
+            if row is None:
+                return None
+            run_id = int(row["id"])
+            db.execute("UPDATE runs SET attempts = attempts + 1 WHERE id = ?", (run_id,))
+        with self._lock:
+            self._claimed_runs.add(run_id)
+        return run_id
+
+    def _pause(self) -> None:
+        delay = self.state.settings.job_delay_s
+        if delay > 0:
+            self._stop.wait(delay)
+
+    # -- generation --------------------------------------------------------------------------------
+    def _generate(self, request_id: int) -> None:
+        db = self.state.db
+        try:
+            row = db.query_one("SELECT * FROM requests WHERE id = ?", (request_id,))
+            if row is None:
+                return
+            self._pause()
+            if self._stop.is_set():
+                return  # resumed on the next start
+            config = load_doc(row["request"]) or {}
+            try:
+                from ._generation import GenerationError, generate_dataset_source
+            except ImportError:
+                self._fail_request(request_id, "dataset generation is not available on this server")
+                return
+            try:
+                generated = generate_dataset_source(config, request_name=str(row["request_name"]))
+            except GenerationError as exc:
+                self._fail_request(request_id, str(exc) or "dataset generation failed")
+                return
+            except Exception as exc:
+                ref = uuid.uuid4().hex[:16]
+                _log.error("generation job %s failed [ref %s]: %s", request_id, ref, _trace(exc))
+                self._fail_request(
+                    request_id, f"internal error while generating the dataset (ref {ref})"
+                )
+                return
+            self._store_dataset(row, config, generated)
+        finally:
+            with self._lock:
+                self._active.discard(request_id)
+
+    def _store_dataset(self, row: Any, config: dict[str, Any], generated: Any) -> None:
+        db = self.state.db
+        metadata = config.get("metadata") if isinstance(config, dict) else None
+        name = metadata.get("dataset_name") if isinstance(metadata, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            name = _field(generated, "name") or str(row["request_name"])
+        description = _field(generated, "description")
+        source = _field(generated, "dataset_source")
+        if not isinstance(source, dict):
+            self._fail_request(int(row["id"]), "the generator produced no dataset_source object")
+            return
+        agent_id = row["agent_id"]
+        now = now_iso()
+        with db.transaction():
+            if agent_id is not None:
+                agent = db.query_one(
+                    "SELECT id FROM agents WHERE id = ? AND tenant_id = ? AND is_active = 1",
+                    (agent_id, row["tenant_id"]),
+                )
+                agent_id = None if agent is None else agent_id
+            db.insert(
+                "INSERT INTO datasets (created_at, tenant_id, creator_id, name, description,"
+                " agent_id, dataset_source, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    now,
+                    row["tenant_id"],
+                    row["requestor_id"],
+                    name[:500],
+                    description,
+                    agent_id,
+                    dump_doc(source),
+                    row["id"],
+                ),
+            )
+            db.execute(
+                "UPDATE requests SET request_status = 'completed', error = NULL, updated_at = ?"
+                " WHERE id = ?",
+                (now, row["id"]),
+            )
+
+    def _fail_request(self, request_id: int, message: str) -> None:
+        db = self.state.db
+        with db.transaction():
+            db.execute(
+                "UPDATE requests SET request_status = 'failed', error = ?, updated_at = ?"
+                " WHERE id = ?",
+                (message[:2000], now_iso(), request_id),
+            )
+
+    # -- grading -----------------------------------------------------------------------------------
+    def _grade(self, run_id: int) -> None:
+        db = self.state.db
+        row = db.query_one("SELECT * FROM runs WHERE id = ?", (run_id,))
+        if row is None or row["grading_status"] != "pending":
+            return
+        self._pause()
+        if self._stop.is_set():
+            return
+        result = load_doc(row["result"]) or {}
+        agent_config = self._agent_config(row["dataset_id"])
+        try:
+            from ._grading import GradingError, grade_run
+        except ImportError:
+            self._fail_run(run_id, "grading is not available on this server")
+            return
+        try:
+            graded = grade_run(result, agent_config=agent_config)
+        except GradingError as exc:
+            self._fail_run(run_id, str(exc) or "grading failed")
+            return
+        except Exception as exc:
+            ref = uuid.uuid4().hex[:16]
+            _log.error("grading job %s failed [ref %s]: %s", run_id, ref, _trace(exc))
+            self._fail_run(run_id, f"internal error while grading the run (ref {ref})")
+            return
+        if not isinstance(graded, dict):
+            self._fail_run(run_id, "the grader returned no result object")
+            return
+        with db.transaction():
+            db.execute(
+                "UPDATE runs SET result = ?, grading_status = 'completed', grading_error = NULL"
+                " WHERE id = ? AND grading_status = 'pending'",
+                (dump_doc(graded), run_id),
+            )
+
+    def _agent_config(self, dataset_id: Any) -> dict[str, Any] | None:
+        if dataset_id is None:
+            return None
+        row = self.state.db.query_one(
+            "SELECT a.config FROM datasets d JOIN agents a ON a.id = d.agent_id"
+            " WHERE d.id = ? AND a.is_active = 1",
+            (dataset_id,),
+        )
+        config = None if row is None else load_doc(row["config"])
+        return config if isinstance(config, dict) else None
+
+    def _fail_run(self, run_id: int, message: str) -> None:
+        db = self.state.db
+        with db.transaction():
+            db.execute(
+                "UPDATE runs SET grading_status = 'failed', grading_error = ?"
+                " WHERE id = ? AND grading_status = 'pending'",
+                (message[:2000], run_id),
+            )
+
+
+def _field(obj: Any, name: str) -> Any:
+    """A field of the generator's result, whether a dataclass or a TypedDict."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _trace(exc: BaseException) -> str:
+    return redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
