@@ -105,21 +105,18 @@ def compare_tool_args(expected: dict[str, Any], actual: dict[str, Any]) -> tuple
     absent or null in actual never matches. Extra actual arguments do not change the status,
     but once it is not ``"exact"`` the notes (``"; "``-separated) also list them.
     """
+    if not extract_tool_args(expected) and not extract_tool_args(actual):
+        return "exact", None  # also when a side's arguments are JSON null, [] or 0
     wanted = _argument_object(expected, "expected")
+    if not wanted:
+        return "exact", None  # nothing asked for, whatever was sent
     got = _argument_object(actual, "actual")
-    if not wanted and not got:
-        return "exact", None
     hits = [
         got.get(key) is not None and _values_agree(value, got[key]) for key, value in wanted.items()
     ]
-    if wanted and all(hits):
+    if all(hits):
         return "exact", None
-    if any(hits):
-        status = "partial"
-    elif wanted:
-        status = "mismatch"
-    else:
-        return "exact", None
+    status = "partial" if any(hits) else "mismatch"
     items = (_diff_item(key, wanted.get(key), got.get(key)) for key in _union_keys(wanted, got))
     notes = "; ".join(item for item in items if item is not None)
     return status, notes or None
