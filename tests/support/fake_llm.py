@@ -52,6 +52,13 @@ class RecordedRequest:
     body: Any
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that hang up mid-reply (abandoned streams, timeouts) are expected here."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return None
+
+
 class FakeLLM:
     """``with FakeLLM() as fake:`` serves on ``fake.url`` (``http://127.0.0.1:PORT``)."""
 
@@ -62,7 +69,7 @@ class FakeLLM:
         self._script: deque[Reply] = deque()
         self._cond = threading.Condition()
         self._events: list[threading.Event] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

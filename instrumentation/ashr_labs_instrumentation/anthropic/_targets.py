@@ -1,0 +1,22 @@
+"""The Anthropic methods we patch, one row each.
+
+``create`` serves ``stream=True``, ``with_raw_response`` and ``with_streaming_response``;
+``stream()`` and ``parse()`` post on their own, so they are rows of their own.
+"""
+
+from __future__ import annotations
+
+from .._base import WrapTarget
+
+__all__ = ["TARGETS"]
+
+_MESSAGES = "anthropic.resources.messages.messages"
+
+TARGETS: tuple[WrapTarget, ...] = (
+    WrapTarget(_MESSAGES, "Messages.create", "messages"),
+    WrapTarget(_MESSAGES, "AsyncMessages.create", "messages", is_async=True),
+    WrapTarget(_MESSAGES, "Messages.stream", "messages_stream"),
+    WrapTarget(_MESSAGES, "AsyncMessages.stream", "async_messages_stream"),
+    WrapTarget(_MESSAGES, "Messages.parse", "messages", optional=True),
+    WrapTarget(_MESSAGES, "AsyncMessages.parse", "messages", is_async=True, optional=True),
+)
