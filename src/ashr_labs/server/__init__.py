@@ -61,7 +61,8 @@ class LocalServer:
 
     ``data_dir=None`` uses a temporary directory removed on ``stop()``. ``api_key`` is a key of
     the default tenant made by this instance (a restarted data dir gets a fresh one, since only
-    hashes are stored). Other keyword arguments are ``ServerSettings`` fields, e.g.
+    hashes are stored; ``issue_key=False`` skips that, as ``ashr-labs serve`` does). Other
+    keyword arguments are ``ServerSettings`` fields, e.g.
     ``job_delay_s=0.0`` or ``header_timeout_s=1.0``.
     """
 
@@ -73,6 +74,7 @@ class LocalServer:
         *,
         base_path: str = "",
         clock: Callable[[], float] | None = None,
+        issue_key: bool = True,
         **settings: Any,
     ) -> None:
         self.settings: ServerSettings = settings_from_kwargs(settings)
@@ -84,6 +86,7 @@ class LocalServer:
         self._port = port
         self.base_path = base_path
         self._clock = clock or time.monotonic
+        self._issue_key = issue_key
         self._lock = threading.Lock()
         self._started = False
         self._tmpdir: str | None = None
@@ -181,7 +184,7 @@ class LocalServer:
             _kid, key = _admin.create_api_key(db, tenant_id, name="first-start")
             self.first_start_key = key
             self._api_key = key
-        else:
+        elif self._issue_key:
             _kid, self._api_key = _admin.create_api_key(db, tenant_id, name="local-server")
 
     # -- what tests and the CLI read ---------------------------------------------------------------
@@ -205,7 +208,9 @@ class LocalServer:
     def api_key(self) -> str:
         """A key of the default tenant, made by this instance."""
         if self._api_key is None:
-            raise RuntimeError("the server is not running; call start() first")
+            raise RuntimeError(
+                "no key: the server is not running or was started with issue_key=False"
+            )
         return self._api_key
 
     @property

@@ -1,0 +1,10 @@
+"""``python -m ashr_labs.server`` is ``ashr-labs serve``."""
+
+from __future__ import annotations
+
+import sys
+
+from ..cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["serve", *sys.argv[1:]]))
