@@ -22,9 +22,31 @@ from ._errors import (
 from ._version import __version__
 
 # --- section: types (owner: client) ---
+from ._types import Agent as AgentResponse
+from ._types import (
+    APIKey,
+    Action,
+    AgentConfig,
+    BehaviorRule,
+    Dataset,
+    ExpectedResponse,
+    GradingConfig,
+    ObservabilityObservation,
+    ObservabilityTrace,
+    Request,
+    Run,
+    Scenario,
+    SdkNote,
+    Session,
+    Tenant,
+    ToolCall,
+    ToolDefinition,
+    User,
+)
 # --- end section: types ---
 
 # --- section: client (owner: client) ---
+from ._client import AshrLabsClient
 # --- end section: client ---
 
 # --- section: testing (owner: testing) ---
@@ -62,6 +84,26 @@ __all__ = sorted(
         "WaitTimeoutError",
         "__version__",
         # --- section: __all__ (each owner adds its names on their own lines) ---
+        "AgentResponse",
+        "AshrLabsClient",
+        "APIKey",
+        "Action",
+        "AgentConfig",
+        "BehaviorRule",
+        "Dataset",
+        "ExpectedResponse",
+        "GradingConfig",
+        "ObservabilityObservation",
+        "ObservabilityTrace",
+        "Request",
+        "Run",
+        "Scenario",
+        "SdkNote",
+        "Session",
+        "Tenant",
+        "ToolCall",
+        "ToolDefinition",
+        "User",
         "Agent",
         "AsyncAgent",
         "EvalRunner",

@@ -333,7 +333,12 @@ class Transport:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def __repr__(self) -> str:
-        return f"Transport(base_url={self.base_url!r}, api_key={_key_hint(self._api_key)!r})"
+        return f"Transport(base_url={self.base_url!r}, api_key={self.key_hint!r})"
+
+    @property
+    def key_hint(self) -> str:
+        """A few leading characters of the key, safe to show (never the key itself)."""
+        return _key_hint(self._api_key)
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("Transport cannot be pickled (it holds an API key and sockets)")
@@ -372,6 +377,8 @@ class Transport:
                 )
                 session.mount("http://", adapter)
                 session.mount("https://", adapter)
+                # Close the pool when the transport is collected unclosed: no stray sockets.
+                weakref.finalize(self, session.close)
                 self._session = session
             return self._session
 
