@@ -1,0 +1,313 @@
+"""OTLP/HTTP ingest (``POST /v1/traces``) on the real local server: the stock exporter, OTLP JSON,
+and every bad request of FAULTS.md F57 answered the OTLP way."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import struct
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from google.rpc import status_pb2
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status, StatusCode
+
+from tests.support.traces import Rpc, new_tenant
+
+PROTOBUF = "application/x-protobuf"
+
+
+@pytest.fixture
+def tenant(local_server: Any) -> Rpc:
+    return new_tenant(local_server)
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
+    """A private provider whose finished spans are kept in memory for explicit export."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    yield provider, memory
+    provider.shutdown()
+
+
+def exporter(tenant: Rpc, **kwargs: Any) -> OTLPSpanExporter:
+    return OTLPSpanExporter(
+        endpoint=tenant.url + "/v1/traces",
+        headers={"Authorization": f"Bearer {tenant.api_key}"},
+        timeout=5,
+        **kwargs,
+    )
+
+
+def post(tenant: Rpc | None, body: bytes, content_type: str = PROTOBUF,
+         **headers: str) -> requests.Response:
+    sent = {"Content-Type": content_type, **headers}
+    if tenant is not None:
+        sent.setdefault("Authorization", f"Bearer {tenant.api_key}")
+    url = (tenant.url if tenant is not None else headers.pop("url")) + "/v1/traces"
+    return requests.post(url, data=body, headers=sent, timeout=10)
+
+
+def agent_run(provider: TracerProvider) -> None:
+    """An Ashr-shaped trace: root + Ashr generation + GenAI chat span + failing tool + event."""
+    tracer = provider.get_tracer("ashr_labs")
+    with tracer.start_as_current_span("handle", attributes={
+        "ashr.observation.type": "trace", "ashr.trace.name": "handle-ticket",
+        "ashr.trace.user_id": "user_42", "ashr.trace.session_id": "conv_abc",
+        "ashr.trace.tags": ["prod", "eu"], "ashr.trace.metadata": json.dumps({"tier": "gold"}),
+        "ashr.trace.input": json.dumps({"q": "reset"}),
+        "ashr.trace.output": json.dumps({"resolution": "done"}),
+    }) as root:
+        with tracer.start_as_current_span("classify", attributes={
+            "ashr.observation.type": "generation",
+            "ashr.observation.input": json.dumps([{"role": "user", "content": "help"}]),
+            "ashr.observation.output": json.dumps({"intent": "reset"}),
+            "ashr.observation.model": "claude-sonnet-4-6",
+            "ashr.observation.usage": json.dumps({"input_tokens": 50, "output_tokens": 12}),
+            "ashr.trace.user_id": "user_42",
+        }):
+            pass
+        other = provider.get_tracer("opentelemetry.instrumentation.openai_v2")
+        with other.start_as_current_span("chat gpt-4o", attributes={
+            "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+            "gen_ai.response.model": "gpt-4o-2024-08-06", "gen_ai.usage.input_tokens": 9,
+            "gen_ai.usage.output_tokens": 4, "gen_ai.request.temperature": 0.2,
+        }) as chat:
+            chat.add_event("gen_ai.user.message", {"content": "hi"})
+            chat.add_event("gen_ai.choice", {"index": 0, "finish_reason": "stop"})
+        with tracer.start_as_current_span("tool:reset_password", attributes={
+            "ashr.observation.type": "span", "ashr.observation.input": json.dumps({"u": 42}),
+        }) as tool:
+            tool.set_status(Status(StatusCode.ERROR, "PermissionError: denied"))
+        root.add_event("guardrail-check", {"ashr.observation.input": json.dumps({"ok": True})})
+
+
+def test_stock_exporter_protobuf_trace_reads_back_mapped(tenant: Rpc, recorder: Any) -> None:
+    """Children exported before their root (as a batch processor does) merge into one trace:
+    the root's ``ashr.trace.*`` fill the trace, GenAI spans become generations."""
+    provider, memory = recorder
+    agent_run(provider)
+    spans: tuple[ReadableSpan, ...] = memory.get_finished_spans()
+    otlp = exporter(tenant)
+    assert otlp.export(spans[:-1]) is SpanExportResult.SUCCESS
+    assert otlp.export(spans[-1:]) is SpanExportResult.SUCCESS
+    otlp.shutdown()
+
+    trace_id = format(spans[0].context.trace_id, "032x")
+    trace = tenant.ok("get_observability_trace", trace_id=trace_id)["trace"]
+    assert {k: trace[k] for k in ("name", "user_id", "session_id", "tags", "metadata", "input",
+                                  "output")} == {
+        "name": "handle-ticket", "user_id": "user_42", "session_id": "conv_abc",
+        "tags": ["prod", "eu"], "metadata": {"tier": "gold"}, "input": {"q": "reset"},
+        "output": {"resolution": "done"},
+    }
+    by_name = {o["name"]: o for o in trace["observations"]}
+    assert set(by_name) == {"classify", "chat gpt-4o", "tool:reset_password", "guardrail-check"}
+    assert all(o["parent_observation_id"] is None for o in by_name.values())
+    classify = by_name["classify"]
+    assert (classify["type"], classify["model"], classify["usage"], classify["input"]) == (
+        "generation", "claude-sonnet-4-6", {"input_tokens": 50, "output_tokens": 12},
+        [{"role": "user", "content": "help"}])
+    chat = by_name["chat gpt-4o"]
+    assert (chat["type"], chat["model"], chat["usage"]) == (
+        "generation", "gpt-4o-2024-08-06", {"input_tokens": 9, "output_tokens": 4})
+    assert chat["input"] == [{"role": "user", "content": "hi"}]
+    assert chat["output"] == [{"index": 0, "finish_reason": "stop"}]
+    assert chat["metadata"]["gen_ai.request.temperature"] == 0.2
+    tool = by_name["tool:reset_password"]
+    assert (tool["level"], tool["status_message"], tool["input"]) == (
+        "ERROR", "PermissionError: denied", {"u": 42})
+    assert (by_name["guardrail-check"]["type"], by_name["guardrail-check"]["input"]) == (
+        "event", {"ok": True})
+    assert trace["has_error"] is True and trace["total_tokens"] == 75
+    assert tenant.ok("get_observability_tool_errors")["total"] == 1
+
+
+def test_stock_exporter_with_gzip(tenant: Rpc, recorder: Any) -> None:
+    """``Content-Encoding: gzip`` from the stock exporter is inflated and stored."""
+    provider, memory = recorder
+    with provider.get_tracer("app").start_as_current_span("plain-root"):
+        pass
+    otlp = exporter(tenant, compression=Compression.Gzip)
+    assert otlp.export(memory.get_finished_spans()) is SpanExportResult.SUCCESS
+    otlp.shutdown()
+    listed = tenant.ok("list_observability_traces")
+    assert [t["name"] for t in listed["traces"]] == ["plain-root"]
+
+
+def test_f57_the_same_batch_twice_leaves_one_copy(tenant: Rpc, recorder: Any) -> None:
+    """A re-sent batch upserts by span identity: one trace, each observation once."""
+    provider, memory = recorder
+    agent_run(provider)
+    body = encode_spans(memory.get_finished_spans()).SerializeToString()
+    for _ in range(2):
+        response = post(tenant, body)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == PROTOBUF
+        answer = ExportTraceServiceResponse.FromString(response.content)
+        assert answer.partial_success.rejected_spans == 0
+    listed = tenant.ok("list_observability_traces")
+    assert listed["total"] == 1
+    assert listed["traces"][0]["observation_count"] == 4
+
+
+def otlp_json_span(trace: str, span: str, name: str, *, parent: str = "",
+                   attributes: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+    return {"traceId": trace, "spanId": span, "parentSpanId": parent, "name": name, "kind": 1,
+            "startTimeUnixNano": "1767225600000000000", "endTimeUnixNano": "1767225601500000000",
+            "attributes": attributes or [], **extra}
+
+
+def test_otlp_json_with_hex_ids_openllmetry_attributes_and_a_bad_span(tenant: Rpc) -> None:
+    """OTLP JSON (hex ids) maps like protobuf; OpenLLMetry's indexed prompt attributes become the
+    generation's messages; a malformed span id is rejected with ``partial_success``."""
+    trace = "5b8efff798038103d269b633813fc60c"
+    doc = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{
+        "scope": {"name": "opentelemetry.instrumentation.openai"},
+        "spans": [
+            otlp_json_span(trace, "eee19b7ec3c1b174", "workflow"),
+            otlp_json_span(trace, "eee19b7ec3c1b175", "openai.chat", parent="eee19b7ec3c1b174",
+                           attributes=[
+                {"key": "gen_ai.system", "value": {"stringValue": "openai"}},
+                {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o-mini"}},
+                {"key": "gen_ai.usage.prompt_tokens", "value": {"intValue": "11"}},
+                {"key": "gen_ai.usage.completion_tokens", "value": {"intValue": 5}},
+                {"key": "gen_ai.prompt.0.role", "value": {"stringValue": "user"}},
+                {"key": "gen_ai.prompt.0.content", "value": {"stringValue": "hello"}},
+                {"key": "gen_ai.completion.0.role", "value": {"stringValue": "assistant"}},
+                {"key": "gen_ai.completion.0.content", "value": {"stringValue": "hi!"}},
+            ], status={"code": 2, "message": "rate limited"}),
+            otlp_json_span(trace, "not-hex", "broken"),
+        ],
+    }]}]}
+    response = post(tenant, json.dumps(doc).encode(), "application/json")
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    partial = response.json()["partialSuccess"]
+    assert partial["rejectedSpans"] in ("1", 1)
+    assert "span_id" in partial["errorMessage"]
+
+    got = tenant.ok("get_observability_trace", trace_id=trace)["trace"]
+    assert got["name"] == "workflow" and got["latency_ms"] == 1500.0
+    assert got["start_time"] == "2026-01-01T00:00:00.000000Z"
+    by_name = {o["name"]: o for o in got["observations"]}
+    chat = by_name["openai.chat"]
+    assert (chat["type"], chat["model"], chat["parent_observation_id"]) == (
+        "generation", "gpt-4o-mini", "eee19b7ec3c1b174")
+    assert chat["usage"] == {"input_tokens": 11, "output_tokens": 5}
+    assert chat["input"] == [{"role": "user", "content": "hello"}]
+    assert chat["output"] == [{"role": "assistant", "content": "hi!"}]
+    assert (chat["level"], chat["status_message"]) == ("ERROR", "rate limited")
+    assert chat["metadata"] == {"gen_ai.system": "openai"}
+    assert by_name["workflow"]["type"] == "span"
+
+
+def gzip_bomb(inflated: int = 1 << 30) -> bytes:
+    """About 1 MB of valid gzip that inflates to ``inflated`` zero bytes (built in ~0.3 s)."""
+    block = bytes(1 << 20)
+    chunk = zlib.compressobj(9, zlib.DEFLATED, -15)
+    piece = chunk.compress(block) + chunk.flush(zlib.Z_FULL_FLUSH)
+    end = zlib.compressobj(9, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
+    crc = 0
+    for _ in range(inflated >> 20):
+        crc = zlib.crc32(block, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    return header + piece * (inflated >> 20) + end + struct.pack("<II", crc, inflated & 0xFFFFFFFF)
+
+
+def status_of(response: requests.Response) -> status_pb2.Status:
+    if response.headers["Content-Type"] == PROTOBUF:
+        return status_pb2.Status.FromString(response.content)
+    body = response.json()
+    return status_pb2.Status(code=body.get("code", 0), message=body.get("message", ""))
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "headers", "expected", "says"),
+    [
+        (b"\xff\xff\xff\xff", PROTOBUF, {}, 400, "protobuf"),
+        (b"{not json", "application/json", {}, 400, "JSON"),
+        (b"[1, 2]", "application/json", {}, 400, "object"),
+        (b'{"resourceSpans": "x"}', "application/json", {}, 400, "OTLP JSON"),
+        (b"[" * 100_000, "application/json", {}, 400, "nesting"),
+        (b"hello", "text/plain", {}, 415, "Content-Type"),
+        (b"", "", {}, 415, "Content-Type"),
+        (gzip.compress(b"x"), PROTOBUF, {"Content-Encoding": "br"}, 415, "Content-Encoding"),
+        (b"not gzip", PROTOBUF, {"Content-Encoding": "gzip"}, 400, "gzip"),
+        (b"", PROTOBUF, {"Authorization": "Basic dXNlcjpwYXNz"}, 401, ""),
+        (b"", PROTOBUF, {"Authorization": "Bearer tp_" + "x" * 43}, 401, ""),
+        (b"", "application/json", {"Authorization": ""}, 401, ""),
+    ],
+)
+def test_f57_bad_requests_get_an_otlp_status_not_the_rpc_envelope(
+    tenant: Rpc, body: bytes, content_type: str, headers: dict[str, str], expected: int,
+    says: str,
+) -> None:
+    """Each bad body, type, encoding or key: the right status and a ``google.rpc.Status`` body
+    in the request's format; the tenant's store stays empty."""
+    response = post(tenant, body, content_type, **headers)
+    assert response.status_code == expected, response.text
+    if content_type in (PROTOBUF, "application/json"):
+        assert response.headers["Content-Type"] == content_type
+    status = status_of(response)
+    assert status.code != 0 and says in status.message
+    assert "status" not in (response.json() if content_type != PROTOBUF else {})
+    assert tenant.ok("list_observability_traces")["total"] == 0
+
+
+def test_f45_a_gzip_bomb_gets_413_and_the_server_keeps_serving(tenant: Rpc, recorder: Any) -> None:
+    """1 MB inflating to 1 GiB is cut at the decompression cap; a normal export then works."""
+    response = post(tenant, gzip_bomb(), PROTOBUF, **{"Content-Encoding": "gzip"})
+    assert response.status_code == 413
+    assert "exceeds" in status_of(response).message
+    provider, memory = recorder
+    with provider.get_tracer("app").start_as_current_span("after-bomb"):
+        pass
+    otlp = exporter(tenant, compression=Compression.Gzip)
+    assert otlp.export(memory.get_finished_spans()) is SpanExportResult.SUCCESS
+    otlp.shutdown()
+    assert tenant.ok("list_observability_traces")["total"] == 1
+
+
+def test_f45_an_oversized_content_length_gets_413_before_the_body(tenant: Rpc) -> None:
+    """A declared 10 GB body is refused at once with an OTLP status, not read."""
+    host, port = tenant.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {tenant.api_key}\r\n".encode()
+            + b"Content-Length: 10000000000\r\n\r\n{}"
+        )
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            data = sock.recv(65536)
+            if not data:
+                break
+            reply += data
+    assert reply.startswith(b"HTTP/1.1 413") or reply.startswith(b"HTTP/1.0 413"), reply[:100]
+
+
+def test_otlp_is_403_while_observability_is_off(local_server: Any, recorder: Any) -> None:
+    """The feature flag gates OTLP ingest too; nothing is stored."""
+    tenant = new_tenant(local_server, features={"observability": False})
+    provider, memory = recorder
+    with provider.get_tracer("app").start_as_current_span("blocked"):
+        pass
+    response = post(tenant, encode_spans(memory.get_finished_spans()).SerializeToString())
+    assert response.status_code == 403
+    assert "observability" in status_of(response).message
+    local_server.set_feature(tenant.tenant_id, "observability", True)
+    assert tenant.ok("list_observability_traces")["total"] == 0
