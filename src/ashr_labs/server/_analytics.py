@@ -78,7 +78,13 @@ def parse_timestamp(value: object) -> datetime | None:
     micros = int((fraction or "0")[:6].ljust(6, "0"))
     try:
         moment = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), micros,
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            micros,
             tzinfo=timezone.utc,
         )
         if sign is not None and not zulu:

@@ -256,11 +256,25 @@ def _write_observations(
         obs = row.record
         params.append(
             (
-                tenant_id, trace_id, obs.id, row.seq, obs.type, obs.name,
-                obs.parent_observation_id, _dump(obs.input), _dump(obs.output),
-                _dump(obs.metadata), obs.model, _dump(obs.usage), obs.level, obs.status_message,
-                obs.start_time, obs.end_time, row.derived["latency_ms"],
-                row.derived["input_tokens"], row.derived["output_tokens"],
+                tenant_id,
+                trace_id,
+                obs.id,
+                row.seq,
+                obs.type,
+                obs.name,
+                obs.parent_observation_id,
+                _dump(obs.input),
+                _dump(obs.output),
+                _dump(obs.metadata),
+                obs.model,
+                _dump(obs.usage),
+                obs.level,
+                obs.status_message,
+                obs.start_time,
+                obs.end_time,
+                row.derived["latency_ms"],
+                row.derived["input_tokens"],
+                row.derived["output_tokens"],
                 row.derived["tool_name"],
             )
         )
@@ -288,8 +302,11 @@ def _trace_latency(trace: TraceRecord, rows: Iterable[_ObsRow]) -> tuple[float |
     own = latency_ms(trace.start_time, trace.end_time)
     starts = [t for r in rows if (t := parse_timestamp(r.record.start_time)) is not None]
     ends = [t for r in rows if (t := parse_timestamp(r.record.end_time)) is not None]
-    ends += [t for r in rows if r.record.end_time is None and
-             (t := parse_timestamp(r.record.start_time)) is not None]
+    ends += [
+        t
+        for r in rows
+        if r.record.end_time is None and (t := parse_timestamp(r.record.start_time)) is not None
+    ]
     first = parse_timestamp(trace.start_time) or (min(starts) if starts else None)
     start_text = None if first is None else format_timestamp(first)
     if own is not None:
@@ -333,11 +350,28 @@ def _write_trace(
                input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
                tool_calls = excluded.tool_calls""",
         (
-            tenant_id, trace.trace_id, trace.name, trace.user_id, trace.session_id,
-            _dump(trace.metadata), _dump(trace.tags), _dump(trace.input), _dump(trace.output),
-            trace.start_time, trace.end_time, trace.level, trace.status_message,
-            trace.root_observation_id, int(bool(trace.incomplete)), trace.dropped_spans or 0,
-            created_at, now, started or created_at, trace_latency, len(rows), int(has_error),
+            tenant_id,
+            trace.trace_id,
+            trace.name,
+            trace.user_id,
+            trace.session_id,
+            _dump(trace.metadata),
+            _dump(trace.tags),
+            _dump(trace.input),
+            _dump(trace.output),
+            trace.start_time,
+            trace.end_time,
+            trace.level,
+            trace.status_message,
+            trace.root_observation_id,
+            int(bool(trace.incomplete)),
+            trace.dropped_spans or 0,
+            created_at,
+            now,
+            started or created_at,
+            trace_latency,
+            len(rows),
+            int(has_error),
             int(any(r.record.level == ERROR_LEVEL for r in tools)),
             sum(r.derived["input_tokens"] for r in rows),
             sum(r.derived["output_tokens"] for r in rows),
@@ -359,10 +393,21 @@ def _read_trace_record(
     if row is None:
         return None, None
     record = TraceRecord(
-        trace_id=trace_id, name=row[0], user_id=row[1], session_id=row[2],
-        metadata=_load(row[3]), tags=_load(row[4]), input=_load(row[5]), output=_load(row[6]),
-        start_time=row[7], end_time=row[8], level=row[9], status_message=row[10],
-        root_observation_id=row[11], incomplete=bool(row[12]), dropped_spans=row[13],
+        trace_id=trace_id,
+        name=row[0],
+        user_id=row[1],
+        session_id=row[2],
+        metadata=_load(row[3]),
+        tags=_load(row[4]),
+        input=_load(row[5]),
+        output=_load(row[6]),
+        start_time=row[7],
+        end_time=row[8],
+        level=row[9],
+        status_message=row[10],
+        root_observation_id=row[11],
+        incomplete=bool(row[12]),
+        dropped_spans=row[13],
     )
     return record, row[14]
 
@@ -373,9 +418,19 @@ _OBS_COLUMNS = """observation_id, seq, type, name, parent_observation_id, input,
 
 def _observation_from_row(row: Sequence[Any]) -> ObservationRecord:
     return ObservationRecord(
-        id=row[0], type=row[2], name=row[3], parent_observation_id=row[4], input=_load(row[5]),
-        output=_load(row[6]), metadata=_load(row[7]), model=row[8], usage=_load(row[9]),
-        level=row[10], status_message=row[11], start_time=row[12], end_time=row[13],
+        id=row[0],
+        type=row[2],
+        name=row[3],
+        parent_observation_id=row[4],
+        input=_load(row[5]),
+        output=_load(row[6]),
+        metadata=_load(row[7]),
+        model=row[8],
+        usage=_load(row[9]),
+        level=row[10],
+        status_message=row[11],
+        start_time=row[12],
+        end_time=row[13],
     )
 
 
@@ -586,7 +641,10 @@ def _tool_performance(conn: sqlite3.Connection, tenant_id: int, since: str) -> l
 
 def _model_usage(conn: sqlite3.Connection, tenant_id: int, since: str) -> list[dict[str, Any]]:
     rows = _window_observations(
-        conn, tenant_id, since, "o.type = 'generation' AND o.model IS NOT NULL",
+        conn,
+        tenant_id,
+        since,
+        "o.type = 'generation' AND o.model IS NOT NULL",
         "o.model, o.input_tokens, o.output_tokens, o.latency_ms, o.level",
     )
     grouped: dict[str, list[Sequence[Any]]] = {}

@@ -52,7 +52,8 @@ def export_traces(req: RawRequest) -> RawResponse:
         return _failure(kind, req.error.status, req.error.message, req.error.headers)
     if kind not in (_otlp.PROTOBUF, _otlp.JSON):
         return _failure(
-            _otlp.JSON, 415,
+            _otlp.JSON,
+            415,
             f"unsupported Content-Type {kind or 'none'!r}; "
             f"expected {_otlp.PROTOBUF} or {_otlp.JSON}",
         )
