@@ -7,7 +7,9 @@ from . import (
     api_keys,  # noqa: F401
     datasets,  # noqa: F401
     notes,  # noqa: F401
+    otlp,  # noqa: F401
     requests,  # noqa: F401
     runs,  # noqa: F401
     session,  # noqa: F401
+    traces,  # noqa: F401
 )
