@@ -13,6 +13,7 @@ from .._matching import (
     text_similarity,
     tokenize,
 )
+from ._api import TestingPlatformMethods
 from ._builders import RunBuilder, TestBuilder
 from ._runner import Agent, AsyncAgent, EvalRunner
 
@@ -22,6 +23,7 @@ __all__ = [
     "EvalRunner",
     "RunBuilder",
     "TestBuilder",
+    "TestingPlatformMethods",
     "compare_args_structural",
     "compare_args_with_schema",
     "compare_tool_args",
