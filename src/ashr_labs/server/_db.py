@@ -78,12 +78,11 @@ class Database:
                 raise RuntimeError("database is closed")
             conn = sqlite3.connect(
                 self.path,
-                timeout=self.busy_timeout_ms / 1000.0,
+                timeout=self.busy_timeout_ms / 1000.0,  # sets SQLite's busy_timeout
                 isolation_level=None,  # we issue BEGIN/COMMIT ourselves
                 check_same_thread=False,
             )
             conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
