@@ -18,7 +18,7 @@ import wrapt
 
 from ashr_labs._safety import internal_errors
 
-from ._base import Accumulator, CallSpan
+from ._base import Accumulator, CallSpan, Extracted
 
 __all__ = ["AsyncStreamProxy", "StreamProxy", "proxy_stream"]
 
@@ -43,19 +43,28 @@ class _StreamState:
             show = self.acc.add(chunk)
         return show
 
-    def done(self) -> None:
+    def _result(self) -> Extracted:
+        extracted = Extracted()
         with internal_errors():
-            self.call.finish(self.acc.result())
+            extracted = self.acc.result()
+        return extracted
+
+    def done(self) -> None:
+        extracted = self._result()
+        with internal_errors():
+            self.call.finish(extracted)
 
     def failed(self, exc: BaseException) -> None:
+        extracted = self._result()
         with internal_errors():
-            self.call.fail(exc, partial=self.acc.result())
+            self.call.fail(exc, partial=extracted)
 
     def abandon(self, reason: str) -> None:
         if self.call.ended:
             return
+        extracted = self._result()
         with internal_errors():
-            self.call.finish(self.acc.result(), incomplete=reason)
+            self.call.finish(extracted, incomplete=reason)
 
 
 class _ResponseHook(wrapt.ObjectProxy[Any]):
