@@ -211,7 +211,8 @@ def test_otlp_json_with_hex_ids_openllmetry_attributes_and_a_bad_span(tenant: Rp
     assert chat["input"] == [{"role": "user", "content": "hello"}]
     assert chat["output"] == [{"role": "assistant", "content": "hi!"}]
     assert (chat["level"], chat["status_message"]) == ("ERROR", "rate limited")
-    assert chat["metadata"] == {"gen_ai.system": "openai"}
+    assert chat["metadata"]["gen_ai.system"] == "openai"
+    assert not [k for k in chat["metadata"] if k.startswith(("gen_ai.prompt", "gen_ai.compl"))]
     assert by_name["workflow"]["type"] == "span"
 
 
@@ -311,3 +312,39 @@ def test_otlp_is_403_while_observability_is_off(local_server: Any, recorder: Any
     assert "observability" in status_of(response).message
     local_server.set_feature(tenant.tenant_id, "observability", True)
     assert tenant.ok("list_observability_traces")["total"] == 0
+
+
+def test_plain_and_exception_events_become_event_observations(tenant: Rpc, recorder: Any) -> None:
+    """Events of a plain span keep their attributes as metadata; ``exception`` is level ERROR."""
+    provider, memory = recorder
+    with provider.get_tracer("app").start_as_current_span("work") as work:
+        work.add_event("cache-miss", {"key": "k1"})
+        work.record_exception(ValueError("bad"))
+    assert post(tenant, encode_spans(memory.get_finished_spans()).SerializeToString()).ok
+    trace_id = format(memory.get_finished_spans()[0].context.trace_id, "032x")
+    observations = tenant.ok("get_observability_trace", trace_id=trace_id)["trace"]["observations"]
+    by_name = {o["name"]: o for o in observations}
+    assert by_name["cache-miss"]["metadata"] == {"key": "k1"}
+    assert by_name["cache-miss"]["parent_observation_id"] == by_name["work"]["id"]
+    assert by_name["exception"]["level"] == "ERROR"
+    assert by_name["exception"]["metadata"]["exception.type"] == "ValueError"
+
+
+def test_rpc_and_otlp_paths_share_one_store(tenant: Rpc, recorder: Any) -> None:
+    """The same spans sent by our exporter's RPC payload and by OTLP make one trace with no
+    duplicate observation: both paths use the span ids and the same event-id rule."""
+    from ashr_labs.observability._mapping import build_trace_payload
+
+    provider, memory = recorder
+    agent_run(provider)
+    spans = memory.get_finished_spans()
+    payload = build_trace_payload(spans, trace_id=spans[0].context.trace_id)
+    trace_id = tenant.ok("ingest_observability_trace", trace=payload)["trace_id"]
+    before = tenant.ok("get_observability_trace", trace_id=trace_id)["trace"]
+    assert post(tenant, encode_spans(spans).SerializeToString()).status_code == 200
+    after = tenant.ok("get_observability_trace", trace_id=trace_id)["trace"]
+    assert tenant.ok("list_observability_traces")["total"] == 1
+    assert sorted(o["id"] for o in after["observations"]) == sorted(
+        o["id"] for o in before["observations"]
+    )
+    assert after["name"] == before["name"] == "handle-ticket"

@@ -66,6 +66,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _HEX = re.compile(r"^[0-9a-fA-F]*$")
 _ID_FIELDS = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
 _TOOL_OPERATION = "execute_tool"
+_ASHR_PREFIX = "ashr."
 _MESSAGE_EVENT = re.compile(r"^gen_ai\.(system|user|assistant|tool)\.message$")
 _CHOICE_EVENT = "gen_ai.choice"
 _INDEXED = re.compile(r"^(gen_ai\.(?:prompt|completion))\.(\d+)\.(.+)$")
@@ -78,15 +79,10 @@ _USAGE_KEYS = (
     (attrs.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, "cache_creation_input_tokens"),
     (attrs.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, "reasoning_output_tokens"),
 )
-_GENERATION_CONSUMED = frozenset(
-    {
-        attrs.GEN_AI_REQUEST_MODEL,
-        attrs.GEN_AI_RESPONSE_MODEL,
-        attrs.GEN_AI_INPUT_MESSAGES,
-        attrs.GEN_AI_OUTPUT_MESSAGES,
-        *(key for key, _ in _USAGE_KEYS),
-    }
+_CONTENT_KEYS = frozenset(
+    {attrs.GEN_AI_INPUT_MESSAGES, attrs.GEN_AI_OUTPUT_MESSAGES, attrs.GEN_AI_SYSTEM_INSTRUCTIONS}
 )
+_EXCEPTION_EVENT = "exception"
 
 
 class OtlpDecodeError(Exception):
@@ -283,9 +279,12 @@ def _map_trace(trace_id: str, spans: list[Span]) -> tuple[TraceRecord, list[Obse
     )
     observations: list[ObservationRecord] = []
     for index, (span, values) in enumerate(zip(spans, span_attrs, strict=True)):
+        folded = False
         if index != root_index:
-            observations.append(_map_span(span, values))
-        observations.extend(_map_events(span))
+            observation = _map_span(span, values)
+            observations.append(observation)
+            folded = observation.type == "generation" and attrs.ASHR_OBSERVATION_TYPE not in values
+        observations.extend(_map_events(span, values, folded))
     if root_index is not None:
         trace = _ashr_root(trace_id, spans[root_index], span_attrs[root_index])
     else:
@@ -373,7 +372,19 @@ def _map_span(span: Span, values: dict[str, Any]) -> ObservationRecord:
     )
     if is_genai and not is_tool:
         return _generation(span, values, base)
-    return ObservationRecord(type="span", metadata=values or None, **base)
+    return ObservationRecord(type="span", metadata=_foreign_metadata(values), **base)
+
+
+def _foreign_metadata(values: Mapping[str, Any], *, content: bool = False) -> Any:
+    """A foreign span's or event's attributes as metadata: Ashr keys dropped, and message
+    content too unless ``content`` (it is the generation's input/output instead)."""
+    kept = {
+        key: value
+        for key, value in values.items()
+        if not key.startswith(_ASHR_PREFIX)
+        and (content or (key not in _CONTENT_KEYS and not _INDEXED.match(key)))
+    }
+    return kept or None
 
 
 def _generation(span: Span, values: dict[str, Any], base: dict[str, Any]) -> ObservationRecord:
@@ -383,15 +394,12 @@ def _generation(span: Span, values: dict[str, Any], base: dict[str, Any]) -> Obs
             if key in attributes and key not in values:
                 values = {**values, key: attributes[key]}
     indexed: dict[str, dict[int, dict[str, Any]]] = {}
-    leftover: dict[str, Any] = {}
     for key, value in values.items():
         match = _INDEXED.match(key)
         if match is not None:
             indexed.setdefault(match.group(1), {}).setdefault(int(match.group(2)), {})[
                 match.group(3)
             ] = value
-        elif key not in _GENERATION_CONSUMED:
-            leftover[key] = value
     inputs = _json_attr(values.get(attrs.GEN_AI_INPUT_MESSAGES))
     if inputs is None and attrs.GEN_AI_PROMPT_PREFIX in indexed:
         inputs = [m for _, m in sorted(indexed[attrs.GEN_AI_PROMPT_PREFIX].items())]
@@ -408,7 +416,7 @@ def _generation(span: Span, values: dict[str, Any], base: dict[str, Any]) -> Obs
         type="generation",
         input=inputs,
         output=outputs,
-        metadata=leftover or None,
+        metadata=_foreign_metadata(values),
         model=_model(values),
         usage=_usage(values),
         **base,
@@ -432,32 +440,44 @@ def _consumed_event(name: str) -> bool:
     return bool(_MESSAGE_EVENT.match(name)) or name == _CHOICE_EVENT
 
 
-def _map_events(span: Span) -> list[ObservationRecord]:
+def _event_id(span: Span, index: int) -> str:
+    """The id our exporter gives the same event (``sha256("<span id int>:<index>")[:16]``), so a
+    trace sent by both paths, or twice, keeps one copy of each event."""
+    seed = f"{int.from_bytes(span.span_id, 'big')}:{index}".encode()
+    return hashlib.sha256(seed).hexdigest()[:16]
+
+
+def _map_events(span: Span, values: Mapping[str, Any], folded: bool) -> list[ObservationRecord]:
+    """Span events as ``event`` observations; GenAI message events of a generation are skipped
+    when ``folded`` (they became its input/output)."""
     span_id = span.span_id.hex()
-    span_attrs = None
+    ashr_span = attrs.ASHR_OBSERVATION_TYPE in values
     result = []
     for index, event in enumerate(span.events):
-        values = _key_values(event.attributes)
-        if _consumed_event(event.name) or (
-            attrs.GEN_AI_INPUT_MESSAGES in values or attrs.GEN_AI_OUTPUT_MESSAGES in values
+        event_values = _key_values(event.attributes)
+        if folded and (
+            _consumed_event(event.name)
+            or attrs.GEN_AI_INPUT_MESSAGES in event_values
+            or attrs.GEN_AI_OUTPUT_MESSAGES in event_values
         ):
-            if span_attrs is None:
-                span_attrs = _key_values(span.attributes)
-            if any(key.startswith(attrs.GEN_AI_PREFIX) for key in span_attrs):
-                continue  # already folded into the generation's input/output
-        digest = hashlib.blake2b(
-            f"{span_id}:{index}:{event.name}:{event.time_unix_nano}".encode(), digest_size=8
-        ).hexdigest()
-        ashr = attrs.ASHR_INPUT in values or attrs.ASHR_METADATA in values
+            continue
+        ashr = ashr_span or attrs.ASHR_INPUT in event_values or attrs.ASHR_LEVEL in event_values
+        if ashr:
+            event_input = _json_attr(event_values.get(attrs.ASHR_INPUT))
+            metadata = _json_attr(event_values.get(attrs.ASHR_METADATA))
+            level = _text(event_values.get(attrs.ASHR_LEVEL))
+        else:
+            event_input, metadata = None, _foreign_metadata(event_values, content=True)
+            level = "ERROR" if event.name == _EXCEPTION_EVENT else None
         result.append(
             ObservationRecord(
-                id=digest,
+                id=_event_id(span, index),
                 type="event",
                 name=event.name,
                 parent_observation_id=span_id,
-                input=_json_attr(values.get(attrs.ASHR_INPUT)) if ashr else (values or None),
-                metadata=_json_attr(values.get(attrs.ASHR_METADATA)) if ashr else None,
-                level=_text(values.get(attrs.ASHR_LEVEL)),
+                input=event_input,
+                metadata=metadata,
+                level=level,
                 start_time=_timestamp(event.time_unix_nano),
             )
         )
