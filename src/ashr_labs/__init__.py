@@ -67,6 +67,18 @@ from .testing import (
 # --- end section: testing ---
 
 # --- section: observability (owner: observability) ---
+from .observability import (
+    AshrSpanExporter,
+    Generation,
+    Span,
+    Trace,
+    TracingOptions,
+    context_executor,
+    observe,
+    prepare_value,
+    update_current_trace,
+    wrap_context,
+)
 # --- end section: observability ---
 
 __all__ = sorted(
@@ -116,6 +128,16 @@ __all__ = sorted(
         "strip_markdown",
         "text_similarity",
         "tokenize",
+        "AshrSpanExporter",
+        "Generation",
+        "Span",
+        "Trace",
+        "TracingOptions",
+        "context_executor",
+        "observe",
+        "prepare_value",
+        "update_current_trace",
+        "wrap_context",
         # --- end section: __all__ ---
     ]
 )

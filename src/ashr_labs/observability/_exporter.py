@@ -1,0 +1,401 @@
+"""``AshrSpanExporter``: whole traces to ``ingest_observability_trace``.
+
+Runs on the batch worker thread, never on the caller's. Finished spans are buffered per OTel
+trace id until the trace's root ends; then the trace is mapped (``_mapping``) and sent as one
+payload with the trace id as idempotency key, so a retry can never store it twice. Buffers are
+capped in open traces, spans, bytes and age: an abandoned or overflowing trace is sent as a
+partial trace marked ``"incomplete": true`` with its ``dropped_spans`` count (F59). Only trees
+that hold an Ashr span, a GenAI-convention span or a known LLM instrumentation's span are sent
+(DESIGN.md §3 filter); others are discarded when their root ends.
+
+Failures never raise: each is counted with a reason and logged at most once per cause per
+interval with the server's message and no key (F01, F09). A 413 is resent once with values cut
+harder. While the backend refuses connections, traces fail at once instead of each waiting out
+the export deadline (the backoff window grows to 30 s).
+
+Registered as the ``ashr`` ``opentelemetry_traces_exporter`` entry point: built with no
+arguments it reads ``ASHR_LABS_API_KEY`` / ``ASHR_LABS_BASE_URL`` (zero-code tracing); bad
+settings are logged and the exporter drops everything instead of failing the app (F19).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from .._errors import AshrLabsError, ConfigurationError, RequestTimeoutError, TransportError
+from .._http import Transport
+from .._safety import suppress_instrumentation
+from .._settings import ASHR_LABS_API_KEY, ASHR_LABS_BASE_URL, ASHR_LABS_TIMEOUT, DEFAULT_BASE_URL
+from ._mapping import build_trace_payload, is_local_root, is_relevant
+from ._options import TracingOptions
+from ._ratelimit import log_limited, warn_limited
+from ._values import redact_text
+
+__all__ = ["AshrSpanExporter"]
+
+INGEST_FUNCTION = "ingest_observability_trace"
+_RESEND_VALUE_CAP = 2048
+_OUTCOMES_CAP = 1024
+_SPAN_OVERHEAD_BYTES = 256
+_DOWN_MIN_S = 1.0
+_DOWN_MAX_S = 30.0
+
+
+@dataclass
+class _Buffer:
+    """The finished spans of one open trace."""
+
+    created: float
+    spans: list[ReadableSpan] = field(default_factory=list)
+    size: int = 0
+    dropped: int = 0
+    relevant: bool = False
+
+
+@dataclass
+class _Ready:
+    trace_id: int
+    spans: list[ReadableSpan]
+    incomplete: bool
+    dropped: int
+
+
+def _estimate_size(span: ReadableSpan) -> int:
+    size = _SPAN_OVERHEAD_BYTES + len(span.name)
+    for value in (span.attributes or {}).values():
+        size += len(value) if isinstance(value, str) else 16
+    for event in span.events:
+        size += 64 + sum(
+            len(v) if isinstance(v, str) else 16 for v in (event.attributes or {}).values()
+        )
+    return size
+
+
+class AshrSpanExporter(SpanExporter):
+    """Send finished spans to the Ashr ingest endpoint as whole-trace payloads.
+
+    Runs on the BatchSpanProcessor worker thread, never on the caller's thread. Network and
+    server errors are logged once per cause per interval and counted; nothing is raised.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        options: TracingOptions | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self.options = options if options is not None else TracingOptions()
+        self._transport: Transport | None = transport
+        self._owns_transport = transport is None
+        if transport is None:
+            self._transport = self._transport_from(api_key, base_url)
+        self._init_state()
+
+    def _transport_from(self, api_key: str | None, base_url: str | None) -> Transport | None:
+        key = api_key if api_key is not None else os.environ.get(ASHR_LABS_API_KEY)
+        url = base_url or os.environ.get(ASHR_LABS_BASE_URL) or DEFAULT_BASE_URL
+        if not key:
+            logging.getLogger("ashr_labs.observability").warning(
+                "ashr_labs: no API key (set %s); Ashr tracing is off", ASHR_LABS_API_KEY
+            )
+            return None
+        try:
+            timeout = float(os.environ.get(ASHR_LABS_TIMEOUT) or 30)
+            if not key.startswith("tp_"):
+                raise ConfigurationError(f"{ASHR_LABS_API_KEY}: expected a key starting with 'tp_'")
+            return Transport(key, url, timeout)
+        except (ConfigurationError, ValueError) as exc:
+            logging.getLogger("ashr_labs.observability").warning(
+                "ashr_labs: bad tracing settings (%s); Ashr tracing is off", redact_text(str(exc))
+            )
+            return None
+
+    def _init_state(self) -> None:
+        self._lock = threading.Lock()
+        self._buffers: collections.OrderedDict[int, _Buffer] = collections.OrderedDict()
+        self._pending_drops: dict[int, int] = {}
+        self._outcomes: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
+        self._in_flight = 0
+        self.sent = 0
+        self.failed = 0
+        self.dropped = 0
+        self.buffered_bytes = 0
+        self.max_buffered_bytes_seen = 0
+        self.reasons: collections.Counter[str] = collections.Counter()
+        self._down_until = 0.0
+        self._down_for = 0.0
+        self._hard_deadline: float | None = None
+        self._shutdown = False
+
+    # -- used by the processor ----------------------------------------------------------------
+    def options_flush_timeout_s(self) -> float:
+        return float(self.options.flush_timeout_s)
+
+    def note_dropped(self, trace_id: int, reason: str) -> None:
+        """A span of ``trace_id`` was dropped before it reached us: send that trace as partial."""
+        with self._lock:
+            buffer = self._buffers.get(trace_id)
+            if buffer is not None:
+                buffer.dropped += 1
+            elif len(self._pending_drops) < self.options.max_open_traces * 4:
+                self._pending_drops[trace_id] = self._pending_drops.get(trace_id, 0) + 1
+
+    def set_hard_deadline(self, deadline: float | None) -> None:
+        """No send may last past this monotonic time (the exit or flush budget)."""
+        self._hard_deadline = deadline
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "sent": self.sent,
+                "failed": self.failed,
+                "dropped": self.dropped,
+                "pending": self._in_flight,
+                "reasons": dict(self.reasons),
+            }
+
+    def open_traces(self) -> int:
+        with self._lock:
+            return len(self._buffers)
+
+    def outcome(self, trace_id_hex: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._outcomes.get(trace_id_hex)
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: the parent's buffers are the parent's to send (F13)."""
+        self._init_state()
+
+    # -- SpanExporter -------------------------------------------------------------------------
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Buffer ``spans``; send every trace whose root is among them. Never raises."""
+        if self._transport is None or self._shutdown:
+            return SpanExportResult.SUCCESS if self._transport is None else SpanExportResult.FAILURE
+        ready: list[_Ready] = []
+        with self._lock:
+            for span in spans:
+                self._add(span, ready)
+            self._expire_locked(time.monotonic(), ready)
+            self._in_flight += len(ready)
+        return self._send_all(ready)
+
+    def expire(self, now: float) -> None:
+        """Send traces that stayed open past the age limit, as partial (called by the worker)."""
+        ready: list[_Ready] = []
+        with self._lock:
+            self._expire_locked(now, ready)
+            self._in_flight += len(ready)
+        if ready:
+            self._send_all(ready)
+
+    def flush_open_buffers(self) -> None:
+        """Send every open trace as partial (at shutdown)."""
+        with self._lock:
+            released = [self._release(tid, incomplete=True) for tid in list(self._buffers)]
+            ready = [r for r in released if r is not None]
+            self._in_flight += len(ready)
+        self._send_all(ready)
+
+    def shutdown(self, timeout_millis: float | None = None) -> None:
+        if self._shutdown:
+            return
+        if timeout_millis is not None:
+            self.set_hard_deadline(time.monotonic() + timeout_millis / 1000.0)
+            self.flush_open_buffers()
+        self._shutdown = True
+        if self._owns_transport and self._transport is not None:
+            self._transport.close()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    # -- buffering (under the lock) -----------------------------------------------------------
+    def _add(self, span: ReadableSpan, ready: list[_Ready]) -> None:
+        context = span.context
+        if context is None:
+            return
+        trace_id = context.trace_id
+        buffer = self._buffers.get(trace_id)
+        if buffer is None:
+            if len(self._buffers) >= self.options.max_open_traces:
+                oldest = next(iter(self._buffers))
+                released = self._release(oldest, incomplete=True)
+                if released is not None:
+                    ready.append(released)
+            buffer = _Buffer(created=time.monotonic())
+            buffer.dropped = self._pending_drops.pop(trace_id, 0)
+            self._buffers[trace_id] = buffer
+        root = is_local_root(span)
+        size = _estimate_size(span)
+        over = (
+            len(buffer.spans) >= self.options.max_spans_per_trace
+            or buffer.size + size > self.options.max_trace_bytes
+        )
+        if over and not root:
+            buffer.dropped += 1
+            self.dropped += 1
+            self.reasons["trace_too_large"] += 1
+            return
+        buffer.spans.append(span)
+        buffer.size += size
+        buffer.relevant = buffer.relevant or is_relevant(span)
+        self.buffered_bytes += size
+        self.max_buffered_bytes_seen = max(self.max_buffered_bytes_seen, self.buffered_bytes)
+        if root:
+            released = self._release(trace_id, incomplete=False)
+            if released is not None:
+                ready.append(released)
+
+    def _release(self, trace_id: int, *, incomplete: bool) -> _Ready | None:
+        buffer = self._buffers.pop(trace_id, None)
+        if buffer is None:
+            return None
+        self.buffered_bytes -= buffer.size
+        if not buffer.relevant:
+            return None
+        return _Ready(trace_id, buffer.spans, incomplete or buffer.dropped > 0, buffer.dropped)
+
+    def _expire_locked(self, now: float, ready: list[_Ready]) -> None:
+        limit = self.options.max_trace_age_s
+        while self._buffers:
+            trace_id, buffer = next(iter(self._buffers.items()))
+            if now - buffer.created < limit:
+                return
+            released = self._release(trace_id, incomplete=True)
+            if released is not None:
+                ready.append(released)
+
+    # -- sending ------------------------------------------------------------------------------
+    def _send_all(self, ready: list[_Ready]) -> SpanExportResult:
+        result = SpanExportResult.SUCCESS
+        with suppress_instrumentation():
+            for item in ready:
+                try:
+                    ok = self._send(item)
+                except Exception as exc:  # a bug in mapping: count the trace as lost, go on
+                    self._record_failure(item, "internal_error", redact_text(repr(exc))[:200])
+                    ok = False
+                finally:
+                    with self._lock:
+                        self._in_flight -= 1
+                if not ok:
+                    result = SpanExportResult.FAILURE
+        return result
+
+    def _deadline_s(self) -> float | None:
+        budget = float(self.options.export_timeout_s)
+        if self._hard_deadline is not None:
+            budget = min(budget, self._hard_deadline - time.monotonic())
+        return budget if budget > 0.001 else None
+
+    def _send(self, item: _Ready) -> bool:
+        trace_hex = format(item.trace_id, "032x")
+        now = time.monotonic()
+        if now < self._down_until:
+            self._record_failure(item, "backend_unavailable", "backend refused recent connections")
+            return False
+        payload = self._payload(item, None)
+        for attempt in range(2):
+            deadline_s = self._deadline_s()
+            if deadline_s is None:
+                self._record_failure(item, "deadline", "no time left before the flush deadline")
+                return False
+            try:
+                reply = self._post(payload, trace_hex, deadline_s)
+            except AshrLabsError as exc:
+                if exc.status_code == 413 and attempt == 0:
+                    payload = self._payload(item, _RESEND_VALUE_CAP)
+                    continue
+                self._on_error(item, exc)
+                return False
+            self._on_success(item, trace_hex, reply)
+            return True
+        return False
+
+    def _post(self, payload: dict[str, Any], trace_hex: str, deadline_s: float) -> dict[str, Any]:
+        assert self._transport is not None
+        return self._transport.call(
+            INGEST_FUNCTION, {"trace": payload}, deadline_s=deadline_s, idempotency_key=trace_hex
+        )
+
+    def _payload(self, item: _Ready, value_cap: int | None) -> dict[str, Any]:
+        payload = build_trace_payload(
+            item.spans,
+            trace_id=item.trace_id,
+            incomplete=item.incomplete,
+            dropped_spans=item.dropped,
+            options=self.options,
+            value_cap=value_cap,
+        )
+        if value_cap is None:
+            size = len(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+            if size > self.options.max_trace_bytes:
+                # Cut every value so the request stays under the byte cap (F11).
+                per_value = max(256, self.options.max_trace_bytes // (4 * max(1, len(item.spans))))
+                payload = build_trace_payload(
+                    item.spans,
+                    trace_id=item.trace_id,
+                    incomplete=item.incomplete,
+                    dropped_spans=item.dropped,
+                    options=self.options,
+                    value_cap=min(per_value, self.options.max_value_bytes),
+                )
+        return payload
+
+    def _on_success(self, item: _Ready, trace_hex: str, reply: dict[str, Any]) -> None:
+        self._down_for = 0.0
+        outcome = {
+            "status": reply.get("status", "ok"),
+            "trace_id": reply.get("trace_id", trace_hex),
+        }
+        with self._lock:
+            self.sent += 1
+            self._remember(trace_hex, outcome)
+        log_limited(logging.DEBUG, f"sent:{trace_hex}", "ashr_labs: trace %s sent", trace_hex)
+
+    def _on_error(self, item: _Ready, exc: AshrLabsError) -> None:
+        if exc.status_code is not None:
+            reason = f"http_{exc.status_code}"
+        elif isinstance(exc, RequestTimeoutError):
+            reason = "timeout"
+        elif isinstance(exc, TransportError):
+            reason = "connection"
+            self._down_for = min(_DOWN_MAX_S, max(_DOWN_MIN_S, self._down_for * 2))
+            self._down_until = time.monotonic() + self._down_for
+        else:
+            reason = "error"
+        self._record_failure(item, reason, redact_text(exc.message)[:300])
+
+    def _record_failure(self, item: _Ready, reason: str, message: str) -> None:
+        trace_hex = format(item.trace_id, "032x")
+        with self._lock:
+            self.failed += 1
+            self.reasons[reason] += 1
+            failed = self.failed
+            self._remember(trace_hex, {"status": "error", "message": message})
+        warn_limited(
+            f"export:{reason}",
+            "ashr_labs: a trace could not be delivered (%s): %s (%d traces lost so far)",
+            reason,
+            message,
+            failed,
+        )
+
+    def _remember(self, trace_hex: str, outcome: dict[str, Any]) -> None:
+        self._outcomes[trace_hex] = outcome
+        self._outcomes.move_to_end(trace_hex)
+        while len(self._outcomes) > _OUTCOMES_CAP:
+            self._outcomes.popitem(last=False)

@@ -1,0 +1,277 @@
+"""``AshrBatchSpanProcessor``: a bounded queue and one worker thread in front of the exporter.
+
+Why not the SDK's ``BatchSpanProcessor``: we need exact drop counts for the flush report (F07),
+a flush that honours its timeout (upstream ignores it, F06), a shutdown bounded by the exit
+budget that starts no thread at exit (F04), a worker started lazily so idle clients hold no
+thread (F16, F20), and fork safety that also resets the exporter's buffers (F13, F14).
+
+Drop policy (F07): while the queue is full, newly ended spans are refused and counted; spans
+already queued are kept. The exporter is told which trace lost a span, so that trace is sent
+marked ``incomplete``.
+
+``on_start`` also copies the trace-wide user and session ids onto child spans and marks spans
+whose parent this provider never started (their trace closes when they end).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+from .. import _attributes as attrs
+from .._safety import internal_errors, suppress_instrumentation
+from ._context import lookup_trace
+from ._mapping import ASHR_LOCAL_ROOT
+from ._ratelimit import warn_limited
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import Span as SdkSpan
+
+    from ._exporter import AshrSpanExporter
+
+__all__ = ["AshrBatchSpanProcessor"]
+
+_OPEN_SPANS_CAP = 100_000
+
+
+class AshrBatchSpanProcessor(SpanProcessor):
+    """Queue finished spans (never blocking the caller) and export them on one worker thread."""
+
+    def __init__(
+        self,
+        exporter: AshrSpanExporter,
+        *,
+        max_queue_size: int = 2048,
+        max_export_batch_size: int = 512,
+        schedule_delay_ms: float = 200,
+    ) -> None:
+        self.exporter = exporter
+        self.max_queue_size = max_queue_size
+        self.max_export_batch_size = max_export_batch_size
+        self.schedule_delay_s = schedule_delay_ms / 1000.0
+        self._init_state()
+        _processors.add(self)
+
+    def _init_state(self) -> None:
+        self._lock = threading.Lock()
+        self._progress = threading.Condition(self._lock)
+        self._wake = threading.Event()
+        self._queue: collections.deque[ReadableSpan] = collections.deque()
+        self._open: set[int] = set()
+        self._busy = False
+        self._flush_requested = False
+        self._stopping = False
+        self._stopped = False
+        self._worker: threading.Thread | None = None
+        self.dropped = 0
+        self.queued_roots = 0
+        self._pid = os.getpid()
+
+    # -- SpanProcessor ------------------------------------------------------------------------
+    def on_start(self, span: SdkSpan, parent_context: Context | None = None) -> None:
+        with internal_errors():
+            context = span.get_span_context()
+            parent = span.parent
+            if parent is not None and not parent.is_remote and parent.span_id not in self._open:
+                span.set_attribute(ASHR_LOCAL_ROOT, True)
+            if len(self._open) < _OPEN_SPANS_CAP:
+                self._open.add(context.span_id)
+            if parent is None:
+                return
+            state = lookup_trace(context.trace_id)
+            if state is not None:
+                if state.user_id is not None:
+                    span.set_attribute(attrs.ASHR_USER_ID, state.user_id)
+                if state.session_id is not None:
+                    span.set_attribute(attrs.ASHR_SESSION_ID, state.session_id)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        with internal_errors():
+            context = span.context
+            if context is not None:
+                self._open.discard(context.span_id)
+            if context is None or not context.trace_flags.sampled:
+                return
+            if self._pid != os.getpid():
+                self._after_fork()
+            is_root = span.parent is None
+            with self._lock:
+                if self._stopped:
+                    return
+                if len(self._queue) >= self.max_queue_size:
+                    self.dropped += 1
+                    refused = True
+                else:
+                    self._queue.append(span)
+                    refused = False
+                    if is_root:
+                        self.queued_roots += 1
+                size = len(self._queue)
+            if refused:
+                self.exporter.note_dropped(context.trace_id, "queue_full")
+                warn_limited(
+                    "queue_full",
+                    "ashr_labs: span queue full (%d spans); newly ended spans are dropped "
+                    "until the exporter catches up",
+                    self.max_queue_size,
+                )
+                return
+            self._ensure_worker()
+            if size >= self.max_export_batch_size:
+                self._wake.set()
+
+    def shutdown(self) -> None:
+        self.shutdown_within(self.exporter.options_flush_timeout_s())
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return bool(self.flush(timeout_millis / 1000.0)["complete"])
+
+    # -- worker -------------------------------------------------------------------------------
+    def _ensure_worker(self) -> None:
+        if self._worker is not None:
+            return
+        with self._lock:
+            if self._worker is not None or self._stopping:
+                return
+            worker = threading.Thread(target=self._run, name="ashr-labs-export", daemon=True)
+            try:
+                worker.start()
+            except RuntimeError:
+                # Interpreter shutdown refuses new threads (3.12+); export on this thread instead.
+                return
+            self._worker = worker
+
+    def _run(self) -> None:
+        with suppress_instrumentation():
+            while True:
+                self._wake.wait(self.schedule_delay_s)
+                self._wake.clear()
+                self._drain()
+                with internal_errors():
+                    self.exporter.expire(time.monotonic())
+                with self._lock:
+                    self._flush_requested = False
+                    self._progress.notify_all()
+                    if self._stopping and not self._queue:
+                        return
+
+    def _drain(self) -> None:
+        """Export everything queued, batch by batch (worker thread, or the caller at exit)."""
+        while True:
+            with self._lock:
+                if not self._queue:
+                    return
+                count = min(self.max_export_batch_size, len(self._queue))
+                batch = [self._queue.popleft() for _ in range(count)]
+                self.queued_roots -= sum(1 for s in batch if s.parent is None)
+                self._busy = True
+            try:
+                with internal_errors():
+                    self.exporter.export(batch)
+            finally:
+                with self._lock:
+                    self._busy = False
+                    self._progress.notify_all()
+
+    # -- flush and shutdown -------------------------------------------------------------------
+    def _idle(self) -> bool:
+        return not self._queue and not self._busy and not self._flush_requested
+
+    def flush(self, timeout_s: float) -> dict[str, Any]:
+        """Ask the worker to export everything now; wait up to ``timeout_s``; return the report."""
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        worker_alive = self._worker is not None and self._worker.is_alive()
+        if worker_alive:
+            with self._lock:
+                self._flush_requested = True
+            self._wake.set()
+            with self._lock:
+                while not self._idle():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._progress.wait(remaining)
+        elif self._queue:
+            self.exporter.set_hard_deadline(deadline)
+            try:
+                self._drain()
+            finally:
+                self.exporter.set_hard_deadline(None)
+        return self.report()
+
+    def report(self) -> dict[str, Any]:
+        with self._lock:
+            queued = len(self._queue)
+            pending_roots = self.queued_roots + (1 if self._busy else 0)
+            dropped = self.dropped
+        stats = self.exporter.stats()
+        pending = pending_roots + stats["pending"]
+        reasons = dict(stats["reasons"])
+        if dropped:
+            reasons["queue_full"] = dropped
+        return {
+            "sent": stats["sent"],
+            "pending": pending,
+            "dropped": dropped + stats["dropped"],
+            "failed": stats["failed"],
+            "complete": pending == 0 and queued == 0,
+            "reasons": reasons,
+        }
+
+    def shutdown_within(self, timeout_s: float) -> dict[str, Any]:
+        """Export what is queued and what is still buffered (as partial), within ``timeout_s``.
+
+        Never starts a thread; abandons at once on ``KeyboardInterrupt`` (the caller reports).
+        """
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        with self._lock:
+            if self._stopped:
+                return self._report_unlocked_safe()
+            self._stopping = True
+        self.exporter.set_hard_deadline(deadline)
+        worker = self._worker
+        if worker is not None and worker.is_alive():
+            self._wake.set()
+            worker.join(max(0.0, deadline - time.monotonic()))
+        else:
+            self._drain()
+        with self._lock:
+            self._stopped = True
+        if not (worker is not None and worker.is_alive()):
+            with internal_errors():
+                self.exporter.flush_open_buffers()
+            self.exporter.shutdown()
+        return self.report()
+
+    def _report_unlocked_safe(self) -> dict[str, Any]:
+        return self.report()
+
+    def lost_count(self) -> int:
+        """Traces that were not delivered (failed, still queued, or still buffered)."""
+        report = self.report()
+        return int(report["failed"]) + int(report["pending"]) + self.exporter.open_traces()
+
+    # -- fork ---------------------------------------------------------------------------------
+    def _after_fork(self) -> None:
+        """In a forked child: a fresh queue, fresh locks, no worker until the next span (F13)."""
+        self._init_state()
+        self.exporter.reset_after_fork()
+
+
+_processors: weakref.WeakSet[AshrBatchSpanProcessor] = weakref.WeakSet()
+
+
+def _reinit_all_in_child() -> None:
+    for processor in list(_processors):
+        processor._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_all_in_child)
