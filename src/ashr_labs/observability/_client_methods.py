@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigurationError
+from ._tracing_methods import TracingMethods
 
 if TYPE_CHECKING:
     from .._http import Transport
@@ -36,7 +37,7 @@ def _opt_str(name: str, value: object) -> str | None:
     return value
 
 
-class ObservabilityMethods:
+class ObservabilityMethods(TracingMethods):
     """Observability methods of ``AshrLabsClient`` (see the module docstring)."""
 
     _transport: Transport
@@ -90,4 +91,4 @@ class ObservabilityMethods:
 
     def _shutdown_tracing(self, timeout_s: float) -> None:
         """Flush and stop this client's tracing within ``timeout_s``; called by ``close()``."""
-        return None
+        TracingMethods._shutdown_tracing(self, timeout_s)
