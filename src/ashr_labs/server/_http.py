@@ -39,9 +39,10 @@ class _DeadlineReaper:
         with self._lock:
             self._deadlines[sock] = time.monotonic() + timeout_s
 
-    def disarm(self, sock: socket.socket) -> None:
+    def disarm(self, sock: socket.socket) -> bool:
+        """Cancel the deadline; False when it had already passed (the socket was shut down)."""
         with self._lock:
-            self._deadlines.pop(sock, None)
+            return self._deadlines.pop(sock, None) is not None
 
     def stop(self) -> None:
         self._stop.set()
@@ -105,6 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def handle_one_request(self) -> None:
         self.server.reaper.arm(self.connection, self.server.settings.header_timeout_s)
+        in_time = False
         try:
             self.raw_requestline = self.rfile.readline(65537)
             if len(self.raw_requestline) > 65536:
@@ -120,7 +122,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         finally:
-            self.server.reaper.disarm(self.connection)
+            in_time = self.server.reaper.disarm(self.connection)
+        if not in_time:  # headers cut short by the deadline: never act on a partial request
+            self.close_connection = True
+            return
         try:
             self._serve()
         except (OSError, ValueError):
@@ -140,6 +145,27 @@ class _Handler(BaseHTTPRequestHandler):
             body_error=body_error,
         )
         self._write(response)
+        if body_error is not None:
+            self._linger()
+
+    def _linger(self, max_bytes: int = 1 << 20, timeout_s: float = 0.5) -> None:
+        """Half-close and drain a little of an unread body so the client can read our answer.
+
+        Closing with unread data makes the kernel send a reset, which can destroy the 413 in
+        the client's receive buffer before it reads it.
+        """
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(timeout_s)
+            deadline = time.monotonic() + timeout_s
+            drained = 0
+            while drained < max_bytes and time.monotonic() < deadline:
+                data = self.connection.recv(65536)
+                if not data:
+                    break
+                drained += len(data)
+        except OSError:
+            pass
 
     def _read_body(self, headers: Headers) -> tuple[bytes, RpcError | None]:
         cap = self.server.settings.max_body_bytes

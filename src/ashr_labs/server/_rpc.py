@@ -13,7 +13,6 @@ and answer it in their own format.
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -207,32 +206,35 @@ def registered_routes() -> dict[tuple[str, str], RouteSpec]:
 def read_limited_gzip(data: bytes, cap: int) -> bytes:
     """Inflate a gzip (or zlib) body, refusing to produce more than ``cap`` bytes (F45).
 
-    Raises ``RpcError(413)`` past the cap and ``RpcError(400)`` for data that is not gzip.
-    Memory stays within about ``cap`` plus one chunk however far the data would inflate.
+    Concatenated gzip members are all inflated (RFC 1952). Raises ``RpcError(413)`` past the
+    cap and ``RpcError(400)`` for data that is not gzip. Memory stays within about ``cap`` plus
+    one chunk however far the data would inflate.
     """
-    decomp = zlib.decompressobj(wbits=47)  # 32 + 15: auto-detect gzip or zlib headers
     out = bytearray()
-    chunk = 64 * 1024
-    pos = 0
+    rest = data
     try:
         while True:
-            if decomp.unconsumed_tail:
-                source = decomp.unconsumed_tail
-            elif pos < len(data):
-                source = data[pos : pos + chunk]
-                pos += chunk
-            else:
-                break
-            out += decomp.decompress(source, cap + 1 - len(out))
-            if len(out) > cap:
-                raise RpcError(413, f"decompressed body exceeds the limit of {cap} bytes")
-            if decomp.eof:
-                break
-        out += decomp.flush(cap + 1 - len(out))
-    except (zlib.error, gzip.BadGzipFile) as exc:
+            rest = _inflate_member(rest, cap, out)
+            if not rest.strip(b"\0"):
+                return bytes(out)
+    except zlib.error as exc:
         raise RpcError(400, "body is not valid gzip data") from exc
-    if len(out) > cap:
-        raise RpcError(413, f"decompressed body exceeds the limit of {cap} bytes")
-    if not decomp.eof:
-        raise RpcError(400, "body is not valid gzip data: truncated stream")
-    return bytes(out)
+
+
+def _inflate_member(data: bytes, cap: int, out: bytearray) -> bytes:
+    """Inflate one member into ``out``; returns the bytes after it."""
+    decomp = zlib.decompressobj(wbits=47)  # 32 + 15: auto-detect gzip or zlib headers
+    chunk = 64 * 1024
+    pos = 0
+    while not decomp.eof:
+        if decomp.unconsumed_tail:
+            source = decomp.unconsumed_tail
+        elif pos < len(data):
+            source = data[pos : pos + chunk]
+            pos += chunk
+        else:
+            raise RpcError(400, "body is not valid gzip data: truncated stream")
+        out += decomp.decompress(source, cap + 1 - len(out))
+        if len(out) > cap:
+            raise RpcError(413, f"decompressed body exceeds the limit of {cap} bytes")
+    return decomp.unused_data + decomp.unconsumed_tail + data[pos:]
