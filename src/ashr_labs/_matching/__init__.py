@@ -1,7 +1,8 @@
 """Comparators shared by the testing product and the local server's grader (stdlib only).
 
 The seven functions the API reference names behave exactly like the published package's
-(protocol.md §6); ``compare_args_with_schema`` and ``pair_tool_calls`` are our additions.
+(protocol.md §6); ``compare_args_with_schema``, ``pair_tool_calls`` and the small helpers
+(``call_name``, the ``NOT_CALLED`` / ``NONE_EXPECTED`` sentinels) are our additions.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from ._args import (
     NONE_EXPECTED,
     NOT_CALLED,
     ArgumentComparison,
+    call_name,
     compare_args_structural,
     compare_tool_args,
     extract_tool_args,
@@ -22,6 +24,7 @@ __all__ = [
     "NONE_EXPECTED",
     "NOT_CALLED",
     "ArgumentComparison",
+    "call_name",
     "compare_args_structural",
     "compare_args_with_schema",
     "compare_tool_args",
