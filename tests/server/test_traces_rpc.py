@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ashr_labs.server._rpc import FORBIDDEN_MESSAGE
+from tests.support import hypothesis_profile  # noqa: F401 - loads the "ci" profile
 from tests.support.traces import Rpc, new_tenant, published_trace, span, trace_id
 
 QUERIES: list[tuple[str, dict[str, Any]]] = [
@@ -270,3 +273,54 @@ def test_errors_list_only_traces_with_an_error(tenant: Rpc) -> None:
     assert (sorted(t["name"] for t in errors["traces"]), errors["total"]) == (["broken", "tool"], 2)
     tool_errors = tenant.ok("get_observability_tool_errors", days=7, limit=50, page=1)
     assert ([t["name"] for t in tool_errors["traces"]], tool_errors["total"]) == (["tool"], 1)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _expected(value: Any) -> Any:
+    """What the protocol says comes back: NaN/±inf as null, lone surrogates as U+FFFD."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_expected(k): _expected(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expected(v) for v in value]
+    return value
+
+
+_text = st.text(st.characters(codec=None), max_size=12)
+_json_like = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | _text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@pytest.fixture(scope="module")
+def shared_tenant(local_server: Any) -> Rpc:
+    return new_tenant(local_server)
+
+
+@given(value=_json_like, name=_text)
+def test_f24_any_json_like_value_round_trips_through_ingest(
+    shared_tenant: Rpc, value: Any, name: str
+) -> None:
+    """Hypothesis values (surrogates, NaN, huge ints) sent the published client's way (NaN
+    tokens, ASCII escapes) read back as strict JSON with the documented replacements."""
+    body = published_trace(name, [span("v", input=value, metadata={"v": value})], output=value)
+    tid = shared_tenant.ok("ingest_observability_trace", trace=body)["trace_id"]
+    reply = requests.post(
+        shared_tenant.url,
+        data=json.dumps({"function": "get_observability_trace", "trace_id": tid}),
+        headers={"Authorization": f"Bearer {shared_tenant.api_key}"},
+        timeout=10,
+    )
+    trace = json.loads(reply.text, parse_constant=lambda token: pytest.fail(token))["trace"]
+    wire = json.loads(json.dumps(value))  # escaped surrogate pairs join up on the server too
+    assert trace["name"] == _expected(json.loads(json.dumps(name)))
+    assert trace["observations"][0]["input"] == _expected(wire)
+    assert trace["observations"][0]["metadata"] == {"v": _expected(wire)}
+    assert trace["output"] == _expected(wire)
