@@ -191,14 +191,15 @@ def test_otlp_json_with_hex_ids_openllmetry_attributes_and_a_bad_span(tenant: Rp
                 {"key": "gen_ai.completion.0.content", "value": {"stringValue": "hi!"}},
             ], status={"code": 2, "message": "rate limited"}),
             otlp_json_span(trace, "not-hex", "broken"),
+            otlp_json_span(trace, "eee19b7ec3c1b176", "orphan", parent="xyz"),
         ],
     }]}]}
     response = post(tenant, json.dumps(doc).encode(), "application/json")
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "application/json"
     partial = response.json()["partialSuccess"]
-    assert partial["rejectedSpans"] in ("1", 1)
-    assert "span_id" in partial["errorMessage"]
+    assert partial["rejectedSpans"] in ("2", 2)
+    assert partial["errorMessage"].startswith("2 span(s) rejected: invalid span_id")
 
     got = tenant.ok("get_observability_trace", trace_id=trace)["trace"]
     assert got["name"] == "workflow" and got["latency_ms"] == 1500.0
@@ -214,6 +215,7 @@ def test_otlp_json_with_hex_ids_openllmetry_attributes_and_a_bad_span(tenant: Rp
     assert chat["metadata"]["gen_ai.system"] == "openai"
     assert not [k for k in chat["metadata"] if k.startswith(("gen_ai.prompt", "gen_ai.compl"))]
     assert by_name["workflow"]["type"] == "span"
+    assert set(by_name) == {"workflow", "openai.chat"}
 
 
 def gzip_bomb(inflated: int = 1 << 30) -> bytes:

@@ -64,6 +64,7 @@ _PROTOBUF_ALIASES = frozenset({PROTOBUF, "application/protobuf"})
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _HEX = re.compile(r"^[0-9a-fA-F]*$")
+_BAD_ID = base64.b64encode(b"\0").decode("ascii")
 _ID_FIELDS = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
 _TOOL_OPERATION = "execute_tool"
 _ASHR_PREFIX = "ashr."
@@ -131,8 +132,9 @@ def decode_request(body: bytes, kind: str) -> ExportTraceServiceRequest:
 
 
 def _convert_id(value: Any, size: int) -> Any:
-    """OTLP JSON ids are hex; protobuf's JSON mapping wants base64. Bad ids become empty."""
-    if not isinstance(value, str):
+    """OTLP JSON ids are hex; protobuf's JSON mapping wants base64. A bad id becomes a one-byte
+    id, which decodes and is then rejected (and counted) by the mapper, parent ids included."""
+    if not isinstance(value, str) or not value:
         return value
     if len(value) == size * 2 and _HEX.match(value):
         return base64.b64encode(bytes.fromhex(value)).decode("ascii")
@@ -141,7 +143,7 @@ def _convert_id(value: Any, size: int) -> Any:
             return value
     except (binascii.Error, ValueError):
         pass
-    return ""  # decodes as an empty id, which the mapper rejects and counts
+    return _BAD_ID
 
 
 def _hex_ids_to_base64(document: dict[str, Any]) -> None:
