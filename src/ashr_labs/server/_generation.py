@@ -83,7 +83,9 @@ def _seed(config: Any, request_name: str) -> int:
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in re.split(r"[^a-z0-9]+", text.lower()) if len(w) > 2}
+    """Word stems longer than two letters (a plural ``s`` dropped), for focus-area matching."""
+    words = (w for w in re.split(r"[^a-z0-9]+", text.lower()) if len(w) > 2)
+    return {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words}
 
 
 def _excluded(names: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
@@ -149,14 +151,15 @@ def _kind_counts(config: GenerationConfig, tools: list[Tool]) -> dict[str, int]:
 
 
 def _apportion(weights: Mapping[str, float], total: int) -> dict[str, int]:
-    """Largest-remainder split of ``total``; every key gets at least one when there is room."""
+    """Largest-remainder split of ``total``; every key with a positive weight gets at least one
+    when there is room."""
     raw = {k: w * total for k, w in weights.items()}
     counts = {k: int(v) for k, v in raw.items()}
     order = sorted(raw, key=lambda k: (-(raw[k] - counts[k]), list(raw).index(k)))
     for key in order[: total - sum(counts.values())]:
         counts[key] += 1
-    if total >= len(counts):
-        for key in [k for k, c in counts.items() if c == 0]:
+    if total >= sum(1 for w in weights.values() if w > 0):
+        for key in [k for k, c in counts.items() if c == 0 and weights[k] > 0]:
             donor = max(counts, key=lambda k: (counts[k], -list(counts).index(k)))
             counts[donor] -= 1
             counts[key] += 1

@@ -127,7 +127,8 @@ def _tools(agent: Mapping[str, Any]) -> tuple[Tool, ...]:
             raise _fail(f"{path}.name", "a non-empty string", name)
         if any(t.name == name for t in tools):
             raise _fail(f"{path}.name", "a name not used by another tool", name)
-        params = item.get("parameters", {}) or {}
+        params = item.get("parameters")
+        params = {} if params is None else params
         if not isinstance(params, Mapping):
             raise _fail(f"{path}.parameters", "a JSON Schema object", params)
         props = params.get("properties", {})

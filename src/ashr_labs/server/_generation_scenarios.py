@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._generation_config import GenerationConfig, Tool
-from ._generation_values import ValueMaker, has_constraint, schema_type
+from ._generation_values import ValueMaker, fits, has_constraint, schema_type
 
 __all__ = ["Action", "ScenarioWriter", "Slot", "is_lookup", "partner_for"]
 
@@ -310,7 +310,13 @@ class ScenarioWriter:
         if partner is None:
             again = self.args(tool)
             return self.turn(tool, again, f"One more, please. {_details(again)}", "ask_again")
-        shared = {k: v for k, v in args.items() if k in partner.properties and v is not None}
+        shared = {
+            k: v
+            for k, v in args.items()
+            if v is not None
+            and isinstance(partner.properties.get(k), dict)
+            and fits(v, partner.properties[k])
+        }
         fresh = self.args(partner)
         fresh.update({k: v for k, v in shared.items() if k in fresh or k in partner.required})
         if before:
