@@ -16,7 +16,7 @@ import threading
 import warnings
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .._errors import ConfigurationError
 from .._log import logger
@@ -601,7 +601,7 @@ class RunBuilder:
                     agent_id,
                     exc,
                 )
-        created: dict[str, Any] = client.create_run(
+        created = client.create_run(
             dataset_id=dataset_id, result=result, tenant_id=tenant_id, runner_id=runner_id
         )
-        return created
+        return cast("dict[str, Any]", created)

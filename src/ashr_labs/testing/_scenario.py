@@ -11,6 +11,7 @@ as far as it got.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 from collections.abc import Callable, Generator, Mapping
@@ -24,6 +25,7 @@ from .._matching import (
     extract_tool_args,
     pair_tool_calls,
 )
+from .._matching._args import call_name
 from ._builders import TestBuilder
 
 __all__ = [
@@ -89,6 +91,22 @@ class Step:
 
 def accepts_scenario_id(method: Any) -> bool:
     """Whether ``method`` takes a ``scenario_id`` keyword (by name or through ``**kwargs``)."""
+    func = getattr(method, "__func__", None)
+    if func is None:
+        return _accepts_scenario_id(method)
+    try:
+        return _accepts_cached(func)  # a bound method: the answer is its function's
+    except TypeError:  # unhashable
+        return _accepts_scenario_id(method)
+
+
+@functools.lru_cache(maxsize=256)
+def _accepts_cached(func: Any) -> bool:
+    # Ask about the function with ``self`` already bound, so positional-only rules still apply.
+    return _accepts_scenario_id(functools.partial(func, None))
+
+
+def _accepts_scenario_id(method: Any) -> bool:
     try:
         parameters = inspect.signature(method).parameters.values()
     except (TypeError, ValueError):
@@ -184,6 +202,8 @@ def _record_agent_action(
     expected_tools = list(expected_response.get("tool_calls") or [])
     pool = turn.tools
     leftover: list[dict[str, Any]] = []
+    if pairing == "optimal" and _names_unique(expected_tools) and _names_unique(pool):
+        pairing = "greedy"  # with no repeated name both strategies pair alike; greedy is cheaper
     for exp_index, act_index in pair_tool_calls(expected_tools, pool, strategy=pairing):
         if exp_index is None:
             assert act_index is not None
@@ -227,6 +247,11 @@ def _record_agent_action(
         )
     if not next_is_agent:
         turn.text = ""
+
+
+def _names_unique(calls: list[dict[str, Any]]) -> bool:
+    names = [call_name(c) for c in calls]
+    return len(set(names)) == len(names)
 
 
 def _content(action: Mapping[str, Any]) -> str:

@@ -1,0 +1,178 @@
+"""EvalRunner overhead: wall time against the ideal for an agent that only waits.
+
+40 scenarios of 4 actions (user, agent, user, agent), the agent sleeping 20 ms per turn
+(two turns per scenario). The ideal wall time at concurrency c is
+``ceil(scenarios / c) * turns * 20 ms``; the ratio measured / ideal shows what the runner adds
+(threads, deep copies, recording, event loop). Target: <= 1.05x. Each case runs 3 times and the
+best is kept. Two same-run baselines put the ratios in context: the bare pool/loop doing only
+the sleeps (what any runner pays), and the runner's CPU per scenario with 0 ms turns (what the
+recording itself costs; it is serial on the event loop and under the GIL).
+Run: ``python benchmarks/bench_eval_runner.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ashr_labs import EvalRunner
+
+SCENARIOS = 40
+TURN_S = 0.020
+TURNS = 2
+REPEATS = 3
+
+
+def dataset(count: int) -> dict[str, Any]:
+    runs = {}
+    for n in range(count):
+        runs[f"scenario_{n:03d}"] = {
+            "actions": [
+                {"actor": "user", "content": f"Where is ORD-{n}?"},
+                {
+                    "actor": "agent",
+                    "content": "It has shipped.",
+                    "expected_response": {
+                        "tool_calls": [
+                            {"name": "lookup_order", "arguments_json": f'{{"order_id": "ORD-{n}"}}'}
+                        ]
+                    },
+                },
+                {"actor": "user", "content": "Thanks"},
+                {"actor": "agent", "content": "You're welcome."},
+            ]
+        }
+    return {"runs": runs}
+
+
+def _reply(message: str) -> dict[str, Any]:
+    if message.startswith("Where is "):
+        order = message.removeprefix("Where is ").rstrip("?")
+        return {
+            "text": "Your order has shipped.",
+            "tool_calls": [{"name": "lookup_order", "arguments": {"order_id": order}}],
+        }
+    return {"text": "You're welcome.", "tool_calls": []}
+
+
+class SleepyAgent:
+    def reset(self) -> None:
+        pass
+
+    def respond(self, message: str) -> dict[str, Any]:
+        time.sleep(TURN_S)
+        return _reply(message)
+
+
+class AsyncSleepyAgent:
+    async def reset(self) -> None:
+        pass
+
+    async def respond(self, message: str) -> dict[str, Any]:
+        await asyncio.sleep(TURN_S)
+        return _reply(message)
+
+
+def ideal(scenarios: int, concurrency: int) -> float:
+    return math.ceil(scenarios / concurrency) * TURNS * TURN_S
+
+
+def best_of(run: Any) -> float:
+    times = []
+    for _ in range(REPEATS):
+        began = time.perf_counter()
+        builder = run()
+        times.append(time.perf_counter() - began)
+        tests = builder.build()["tests"]
+        assert all(t["status"] == "completed" for t in tests), "a scenario failed"
+    return min(times)
+
+
+def bare_threads(scenarios: int, workers: int) -> float:
+    def scenario() -> None:
+        for _ in range(TURNS):
+            time.sleep(TURN_S)
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        for future in [pool.submit(scenario) for _ in range(scenarios)]:
+            future.result()
+    return time.perf_counter() - began
+
+
+def bare_loop(scenarios: int, concurrency: int) -> float:
+    async def main() -> None:
+        limit = asyncio.Semaphore(concurrency)
+
+        async def scenario() -> None:
+            async with limit:
+                for _ in range(TURNS):
+                    await asyncio.sleep(TURN_S)
+
+        await asyncio.gather(*(scenario() for _ in range(scenarios)))
+
+    began = time.perf_counter()
+    asyncio.run(main())
+    return time.perf_counter() - began
+
+
+def cpu_per_scenario_us(count: int) -> tuple[float, float]:
+    """Runner time per scenario with instant turns: sequential threads path, async path."""
+    global TURN_S
+    saved, TURN_S = TURN_S, 0.0
+    try:
+        runner = EvalRunner(dataset(count))
+        began = time.perf_counter()
+        runner.run(SleepyAgent())
+        sync_us = (time.perf_counter() - began) / count * 1e6
+        began = time.perf_counter()
+        asyncio.run(runner.arun(AsyncSleepyAgent(), max_concurrency=64))
+        async_us = (time.perf_counter() - began) / count * 1e6
+    finally:
+        TURN_S = saved
+    return sync_us, async_us
+
+
+def report(label: str, seconds: float, ideal_s: float) -> None:
+    ratio = seconds / ideal_s
+    flag = "ok" if ratio <= 1.05 else "over target"
+    print(f"{label:<44} {seconds * 1000:8.1f} ms  ideal {ideal_s * 1000:7.1f} ms  "
+          f"ratio {ratio:5.3f}x  ({flag})")
+
+
+def main() -> None:
+    source = dataset(SCENARIOS)
+    runner = EvalRunner(source)
+    print(f"{SCENARIOS} scenarios x 4 actions, {TURNS} turns of {TURN_S * 1000:.0f} ms each")
+    report("sequential (max_workers=1)", best_of(lambda: runner.run(SleepyAgent())),
+           ideal(SCENARIOS, 1))
+    report("threads (max_workers=8, deepcopy)",
+           best_of(lambda: runner.run(SleepyAgent(), max_workers=8)), ideal(SCENARIOS, 8))
+    report("threads (max_workers=8, agent_factory)",
+           best_of(lambda: runner.run(None, agent_factory=SleepyAgent, max_workers=8)),
+           ideal(SCENARIOS, 8))
+    report("async (max_concurrency=64)",
+           best_of(lambda: asyncio.run(runner.arun(AsyncSleepyAgent(), max_concurrency=64))),
+           ideal(SCENARIOS, 64))
+    many = 640
+    big = EvalRunner(dataset(many))
+    report(f"async, {many} scenarios (max_concurrency=64)",
+           best_of(lambda: asyncio.run(big.arun(AsyncSleepyAgent(), max_concurrency=64))),
+           ideal(many, 64))
+    print("baselines (no runner, same sleeps):")
+    report("bare thread pool (8 workers)",
+           min(bare_threads(SCENARIOS, 8) for _ in range(REPEATS)), ideal(SCENARIOS, 8))
+    report("bare event loop (64 at a time)",
+           min(bare_loop(SCENARIOS, 64) for _ in range(REPEATS)), ideal(SCENARIOS, 64))
+    report(f"bare event loop, {many} scenarios",
+           min(bare_loop(many, 64) for _ in range(REPEATS)), ideal(many, 64))
+    sync_us, async_us = cpu_per_scenario_us(many)
+    print(f"runner cost per scenario with 0 ms turns: {sync_us:.0f} us sync, "
+          f"{async_us:.0f} us async")
+
+
+if __name__ == "__main__":
+    main()
