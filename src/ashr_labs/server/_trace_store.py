@@ -100,6 +100,8 @@ CREATE TABLE IF NOT EXISTS obs_observations (
     input_tokens INTEGER NOT NULL DEFAULT 0,
     output_tokens INTEGER NOT NULL DEFAULT 0,
     tool_name TEXT,
+    start_ts TEXT,
+    end_ts TEXT,
     PRIMARY KEY (tenant_id, trace_id, observation_id)
 );
 CREATE INDEX IF NOT EXISTS obs_observations_tools
@@ -156,8 +158,10 @@ class ObservationRecord:
 class _ObsRow:
     record: ObservationRecord
     seq: int
-    changed: bool = False
     derived: dict[str, Any] = field(default_factory=dict)
+
+
+_ID_CHUNK = 500
 
 
 _JSON_TRACE_FIELDS = ("metadata", "input", "output")
@@ -217,35 +221,49 @@ def upsert_trace(
             merged_trace, dropped_spans=max(stored_trace.dropped_spans or 0, trace.dropped_spans)
         )
 
-    rows = _read_observation_rows(conn, tenant_id, trace.trace_id)
-    next_seq = max((row.seq for row in rows.values()), default=-1) + 1
+    rows = _read_observation_rows(conn, tenant_id, trace.trace_id, [o.id for o in observations])
+    next_seq = _next_seq(conn, tenant_id, trace.trace_id)
     for obs in observations:
         obs = replace(
             obs, start_time=_normalized(obs.start_time), end_time=_normalized(obs.end_time)
         )
         existing = rows.get(obs.id)
         if existing is None:
-            rows[obs.id] = _ObsRow(obs, next_seq, changed=True)
+            rows[obs.id] = _ObsRow(obs, next_seq)
             next_seq += 1
         else:
             existing.record = _merge(existing.record, obs)
-            existing.changed = True
     for row in rows.values():
         row.derived = _derive_observation(row.record)
 
-    _write_observations(conn, tenant_id, trace.trace_id, [r for r in rows.values() if r.changed])
-    _write_trace(conn, tenant_id, merged_trace, rows.values(), created_at or now, now)
+    _write_observations(conn, tenant_id, trace.trace_id, rows.values())
+    _write_trace(conn, tenant_id, merged_trace, created_at or now, now)
     return trace.trace_id
 
 
 def _derive_observation(obs: ObservationRecord) -> dict[str, Any]:
+    """Per-row numbers the queries aggregate; ``start_ts``/``end_ts`` only when parseable (an
+    event's end is its start), so SQL MIN/MAX over them are true time bounds."""
     tokens_in, tokens_out = usage_tokens(obs.usage)
+    start = parse_timestamp(obs.start_time)
+    end = parse_timestamp(obs.end_time) or (start if obs.end_time is None else None)
     return {
         "latency_ms": latency_ms(obs.start_time, obs.end_time),
         "input_tokens": tokens_in,
         "output_tokens": tokens_out,
         "tool_name": tool_name_of(obs.name, obs.metadata) if obs.type != "generation" else None,
+        "start_ts": None if start is None else format_timestamp(start),
+        "end_ts": None if end is None else format_timestamp(end),
     }
+
+
+def _next_seq(conn: sqlite3.Connection, tenant_id: int, trace_id: str) -> int:
+    row = conn.execute(
+        "SELECT COALESCE(MAX(seq), -1) + 1 FROM obs_observations "
+        "WHERE tenant_id = ? AND trace_id = ?",
+        (tenant_id, trace_id),
+    ).fetchone()
+    return int(row[0])
 
 
 def _write_observations(
@@ -276,14 +294,16 @@ def _write_observations(
                 row.derived["input_tokens"],
                 row.derived["output_tokens"],
                 row.derived["tool_name"],
+                row.derived["start_ts"],
+                row.derived["end_ts"],
             )
         )
     conn.executemany(
         """INSERT INTO obs_observations (tenant_id, trace_id, observation_id, seq, type, name,
                parent_observation_id, input, output, metadata, model, usage, level,
                status_message, start_time, end_time, latency_ms, input_tokens, output_tokens,
-               tool_name)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               tool_name, start_ts, end_ts)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (tenant_id, trace_id, observation_id) DO UPDATE SET
                type = excluded.type, name = excluded.name,
                parent_observation_id = excluded.parent_observation_id,
@@ -292,26 +312,28 @@ def _write_observations(
                status_message = excluded.status_message, start_time = excluded.start_time,
                end_time = excluded.end_time, latency_ms = excluded.latency_ms,
                input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
-               tool_name = excluded.tool_name""",
+               tool_name = excluded.tool_name, start_ts = excluded.start_ts,
+               end_ts = excluded.end_ts""",
         params,
     )
 
 
-def _trace_latency(trace: TraceRecord, rows: Iterable[_ObsRow]) -> tuple[float | None, str | None]:
-    """The trace's latency and its start: its own times if given, else its observations' span."""
-    own = latency_ms(trace.start_time, trace.end_time)
-    starts = [t for r in rows if (t := parse_timestamp(r.record.start_time)) is not None]
-    ends = [t for r in rows if (t := parse_timestamp(r.record.end_time)) is not None]
-    ends += [
-        t
-        for r in rows
-        if r.record.end_time is None and (t := parse_timestamp(r.record.start_time)) is not None
-    ]
-    first = parse_timestamp(trace.start_time) or (min(starts) if starts else None)
+_TRACE_TOTALS = """SELECT COUNT(*), COALESCE(SUM(input_tokens), 0),
+        COALESCE(SUM(output_tokens), 0), COUNT(tool_name), COALESCE(SUM(level = 'ERROR'), 0),
+        COALESCE(SUM(tool_name IS NOT NULL AND level = 'ERROR'), 0), MIN(start_ts), MAX(end_ts)
+    FROM obs_observations WHERE tenant_id = ? AND trace_id = ?"""
+
+
+def _trace_latency(
+    trace: TraceRecord, first_start: str | None, last_end: str | None
+) -> tuple[float | None, str | None]:
+    """The trace's latency and start: its own times if given, else its observations' bounds."""
+    first = parse_timestamp(trace.start_time) or parse_timestamp(first_start)
     start_text = None if first is None else format_timestamp(first)
+    own = latency_ms(trace.start_time, trace.end_time)
     if own is not None:
         return own, start_text
-    last = parse_timestamp(trace.end_time) or (max(ends) if ends else None)
+    last = parse_timestamp(trace.end_time) or parse_timestamp(last_end)
     if first is None or last is None:
         return None, start_text
     return latency_ms(format_timestamp(first), format_timestamp(last)), start_text
@@ -321,14 +343,14 @@ def _write_trace(
     conn: sqlite3.Connection,
     tenant_id: int,
     trace: TraceRecord,
-    rows: Iterable[_ObsRow],
     created_at: str,
     now: str,
 ) -> None:
-    rows = list(rows)
-    trace_latency, started = _trace_latency(trace, rows)
-    has_error = trace.level == ERROR_LEVEL or any(r.record.level == ERROR_LEVEL for r in rows)
-    tools = [r for r in rows if r.derived["tool_name"] is not None]
+    count, tokens_in, tokens_out, tools, errors, tool_errors, first, last = conn.execute(
+        _TRACE_TOTALS, (tenant_id, trace.trace_id)
+    ).fetchone()
+    trace_latency, started = _trace_latency(trace, first, last)
+    has_error = trace.level == ERROR_LEVEL or errors > 0
     conn.execute(
         """INSERT INTO obs_traces (tenant_id, trace_id, name, user_id, session_id, metadata, tags,
                input, output, start_time, end_time, level, status_message, root_observation_id,
@@ -370,12 +392,12 @@ def _write_trace(
             now,
             started or created_at,
             trace_latency,
-            len(rows),
+            count,
             int(has_error),
-            int(any(r.record.level == ERROR_LEVEL for r in tools)),
-            sum(r.derived["input_tokens"] for r in rows),
-            sum(r.derived["output_tokens"] for r in rows),
-            len(tools),
+            int(tool_errors > 0),
+            tokens_in,
+            tokens_out,
+            tools,
         ),
     )
 
@@ -435,13 +457,21 @@ def _observation_from_row(row: Sequence[Any]) -> ObservationRecord:
 
 
 def _read_observation_rows(
-    conn: sqlite3.Connection, tenant_id: int, trace_id: str
+    conn: sqlite3.Connection, tenant_id: int, trace_id: str, ids: Sequence[str]
 ) -> dict[str, _ObsRow]:
-    cursor = conn.execute(
-        f"SELECT {_OBS_COLUMNS} FROM obs_observations WHERE tenant_id = ? AND trace_id = ?",  # noqa: S608
-        (tenant_id, trace_id),
-    )
-    return {row[0]: _ObsRow(_observation_from_row(row), row[1]) for row in cursor}
+    """The stored rows among ``ids`` (only these are merged and rewritten)."""
+    found: dict[str, _ObsRow] = {}
+    unique = list(dict.fromkeys(ids))
+    for offset in range(0, len(unique), _ID_CHUNK):
+        chunk = unique[offset : offset + _ID_CHUNK]
+        marks = ", ".join("?" for _ in chunk)  # placeholders only; the ids are parameters
+        cursor = conn.execute(
+            f"SELECT {_OBS_COLUMNS} FROM obs_observations "  # noqa: S608
+            f"WHERE tenant_id = ? AND trace_id = ? AND observation_id IN ({marks})",
+            (tenant_id, trace_id, *chunk),
+        )
+        found.update((row[0], _ObsRow(_observation_from_row(row), row[1])) for row in cursor)
+    return found
 
 
 # --- reads -------------------------------------------------------------------------------------
