@@ -130,7 +130,11 @@ def new_tenant(server: Any, **features: bool) -> Tenant:
 
 
 def table_counts(server: Any) -> dict[str, int]:
-    """Row counts of the core tables (to prove a failed call stored nothing)."""
+    """Row counts of the core tables (to prove a failed call stored nothing).
+
+    Waits for queued jobs first: a generation job finishing mid-test would add a dataset.
+    """
+    server.wait_idle(20)
     tables = [
         "tenants",
         "users",

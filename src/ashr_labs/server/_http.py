@@ -103,6 +103,10 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.settimeout(self.server.settings.body_timeout_s)
+        try:  # one small reply per request: don't let Nagle + delayed ACK add 40 ms
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
 
     def handle_one_request(self) -> None:
         self.server.reaper.arm(self.connection, self.server.settings.header_timeout_s)
@@ -212,9 +216,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.close_connection = True
             self.send_header("Connection", "close")
-        self.end_headers()
+        # Headers and body in one write, so the reply leaves in one segment where it fits.
+        buffered: list[bytes] = getattr(self, "_headers_buffer", [])
+        payload = b"".join(buffered) + b"\r\n"
+        self._headers_buffer = []  # type: ignore[var-annotated]
         if self.command != "HEAD":
-            self.wfile.write(response.body)
+            payload += response.body
+        self.wfile.write(payload)
         self.wfile.flush()
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
