@@ -50,19 +50,20 @@ from ._client import AshrLabsClient
 # --- end section: client ---
 
 # --- section: testing (owner: testing) ---
+# `X as X`: an explicit re-export for mypy, which cannot read the computed __all__ below.
 from .testing import (
-    Agent,
-    AsyncAgent,
-    EvalRunner,
-    RunBuilder,
-    TestBuilder,
-    compare_args_structural,
-    compare_tool_args,
-    extract_tool_args,
-    fuzzy_str_match,
-    strip_markdown,
-    text_similarity,
-    tokenize,
+    Agent as Agent,
+    AsyncAgent as AsyncAgent,
+    EvalRunner as EvalRunner,
+    RunBuilder as RunBuilder,
+    TestBuilder as TestBuilder,
+    compare_args_structural as compare_args_structural,
+    compare_tool_args as compare_tool_args,
+    extract_tool_args as extract_tool_args,
+    fuzzy_str_match as fuzzy_str_match,
+    strip_markdown as strip_markdown,
+    text_similarity as text_similarity,
+    tokenize as tokenize,
 )
 # --- end section: testing ---
 
