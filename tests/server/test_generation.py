@@ -98,7 +98,7 @@ CREATE_EXAMPLE: dict[str, Any] = {
     "generation_options": {"generate_audio": False},
 }
 
-RICH_TOOL = {
+RICH_TOOL: dict[str, Any] = {
     "name": "book_room",
     "description": "Book a hotel room",
     "parameters": {
@@ -418,7 +418,7 @@ def test_generated_datasets_are_always_valid(
 ) -> None:
     """Any schema mix gives a valid dataset of exactly ``count`` scenarios, deterministically,
     with every non-refused expected call fitting the tool schema."""
-    tool = {
+    tool: dict[str, Any] = {
         "name": "do_it",
         "description": "Do the thing",
         "parameters": {"type": "object", "properties": params, "required": sorted(params)[:2]},

@@ -68,7 +68,8 @@ class _Policy:
         config = agent_config or {}
         if not isinstance(config, Mapping):
             raise GradingError("agent_config: expected an object or null")
-        grading = config.get("grading_config") or {}
+        grading = config.get("grading_config")
+        grading = {} if grading is None else grading
         if not isinstance(grading, Mapping):
             raise GradingError("agent_config.grading_config: expected an object")
         self.defaults: dict[str, str] = {}
@@ -77,7 +78,8 @@ class _Policy:
                 self.defaults[tool["name"]] = (
                     "expected" if tool.get("required") is False else "required"
                 )
-        strictness = grading.get("tool_strictness") or {}
+        strictness = grading.get("tool_strictness")
+        strictness = {} if strictness is None else strictness
         if not isinstance(strictness, Mapping):
             raise GradingError("grading_config.tool_strictness: expected an object")
         for tool, level in strictness.items():
