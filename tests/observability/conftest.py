@@ -1,0 +1,52 @@
+"""Fixtures for the tracing tests: clients with fast batching on a scripted backend or the real
+local server, and an in-memory processor on ``client.tracer_provider`` for span shape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from ashr_labs import AshrLabsClient
+from tests.support.scripted_backend import ScriptedBackend
+
+FAST = {"schedule_delay_ms": 20, "flush_timeout_s": 5.0, "export_timeout_s": 2.0}
+CANARY_KEY = "tp_canaryKEY0123456789abcdef"
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., AshrLabsClient]]:
+    """Build clients (closed at teardown) with fast batching; kwargs override ``FAST``."""
+    made: list[AshrLabsClient] = []
+
+    def build(base_url: str, api_key: str = CANARY_KEY, **options: Any) -> AshrLabsClient:
+        client = AshrLabsClient(api_key=api_key, base_url=base_url, **{**FAST, **options})
+        made.append(client)
+        return client
+
+    yield build
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def backend() -> Iterator[ScriptedBackend]:
+    with ScriptedBackend() as server:
+        yield server
+
+
+@pytest.fixture
+def traced(backend: ScriptedBackend, make_client: Callable[..., AshrLabsClient]) -> Any:
+    """A client on the scripted backend plus an in-memory copy of every span it makes."""
+    client = make_client(backend.url)
+    memory = InMemorySpanExporter()
+    client.tracer_provider.add_span_processor(SimpleSpanProcessor(memory))  # type: ignore[attr-defined]
+    return client, memory
+
+
+def ingested(backend: ScriptedBackend) -> list[dict[str, Any]]:
+    """The ``trace`` payloads the backend received."""
+    return [b["trace"] for b in backend.bodies("ingest_observability_trace")]

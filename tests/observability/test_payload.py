@@ -1,0 +1,141 @@
+"""The exported payload: protocol.md §2.2 shape plus our optional keys, foreign-span mapping."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from opentelemetry.sdk.trace import TracerProvider
+
+from ashr_labs import AshrLabsClient, observe
+from tests.observability.conftest import CANARY_KEY, ingested
+
+TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+HEX16 = re.compile(r"^[0-9a-f]{16}$")
+
+
+def test_payload_shape_matches_the_protocol(traced: Any, backend: Any) -> None:
+    """One ingest call per trace, with the protocol's keys, formats, order and parent ids."""
+    client, _ = traced
+    with client.trace("handle", user_id="u1", metadata={"k": "v"}, tags=["a"]) as t:
+        with t.generation("llm", model="m", input=[{"role": "user", "content": "q"}]) as g:
+            g.end(output="a", usage={"input_tokens": 3, "output_tokens": 4})
+        with t.span("tool:x", input={"q": 1}) as s:
+            with s.span("inner"):
+                pass
+            s.event("hit", input={"n": 1}, level="WARNING")
+        t.event("guard", input={"passed": True})
+        result = t.end(output={"done": True})
+    assert result["status"] == "queued"
+    report = client.flush(5)
+    assert report["sent"] == 1 and report["complete"] and report["failed"] == 0
+    (body,) = backend.bodies("ingest_observability_trace")
+    assert body["idempotency_key"] == t.trace_id
+    trace = body["trace"]
+    assert trace["id"] == t.trace_id and trace["name"] == "handle"
+    assert trace["user_id"] == "u1" and trace["session_id"] is None
+    assert trace["metadata"] == {"k": "v"} and trace["tags"] == ["a"]
+    assert trace["output"] == {"done": True}
+    assert TIME.match(trace["start_time"]) and TIME.match(trace["end_time"])
+    assert "incomplete" not in trace
+    obs = trace["observations"]
+    assert [o["name"] for o in obs] == ["llm", "tool:x", "inner", "hit", "guard"]
+    by_name = {o["name"]: o for o in obs}
+    for o in obs:
+        assert HEX16.match(o["id"]) and TIME.match(o["start_time"])
+        assert {"id", "type", "name", "parent_observation_id", "input", "metadata", "level"} <= set(
+            o
+        )
+    assert by_name["llm"]["type"] == "generation" and by_name["llm"]["model"] == "m"
+    assert by_name["llm"]["usage"] == {"input_tokens": 3, "output_tokens": 4}
+    assert by_name["llm"]["parent_observation_id"] is None and TIME.match(
+        by_name["llm"]["end_time"]
+    )
+    assert by_name["inner"]["parent_observation_id"] == by_name["tool:x"]["id"]
+    assert by_name["hit"]["type"] == "event" and "end_time" not in by_name["hit"]
+    assert by_name["hit"]["parent_observation_id"] == by_name["tool:x"]["id"]
+    assert by_name["hit"]["level"] == "WARNING" and by_name["hit"]["input"] == {"n": 1}
+    assert by_name["guard"]["parent_observation_id"] is None
+    assert "output" not in by_name["inner"]
+
+
+def test_observe_root_carries_input_and_output(traced: Any, backend: Any) -> None:
+    """@observe outside a trace opens one: arguments as input, return value as output."""
+    client, _ = traced
+
+    @observe(name="agent")
+    def agent(question: str, *, depth: int = 1) -> dict[str, int]:
+        return {"answer": len(question) + depth}
+
+    assert agent("abc", depth=2) == {"answer": 5}
+    client.flush(5)
+    (trace,) = ingested(backend)
+    assert trace["name"] == "agent"
+    assert trace["input"] == {"question": "abc", "depth": 2}
+    assert trace["output"] == {"answer": 5}
+
+
+def test_foreign_genai_span_inside_an_ashr_trace_becomes_a_generation(
+    make_client: Any, backend: Any
+) -> None:
+    """A span with OpenLLMetry-style gen_ai attributes maps to a generation; mask applies."""
+    client = make_client(backend.url, mask=lambda v: "MASKED" if "secret" in str(v) else v)
+    tracer = client.tracer_provider.get_tracer("opentelemetry.instrumentation.openai")
+    with client.trace("t"):
+        with tracer.start_as_current_span("openai.chat") as span:
+            span.set_attribute("gen_ai.request.model", "gpt-x")
+            span.set_attribute("gen_ai.usage.prompt_tokens", 7)
+            span.set_attribute("gen_ai.usage.completion_tokens", 2)
+            span.set_attribute("gen_ai.prompt.0.role", "user")
+            span.set_attribute("gen_ai.prompt.0.content", "a secret question")
+            span.set_attribute("gen_ai.completion.0.content", "fine")
+            span.set_attribute("http.auth", f"Bearer {CANARY_KEY}")
+    client.flush(5)
+    (trace,) = ingested(backend)
+    (gen,) = trace["observations"]
+    assert gen["type"] == "generation" and gen["model"] == "gpt-x"
+    assert gen["usage"] == {"input_tokens": 7, "output_tokens": 2}
+    assert gen["input"] == "MASKED"
+    assert gen["output"] == [{"content": "fine"}]
+    assert CANARY_KEY not in json.dumps(backend.bodies())
+
+
+def test_user_provider_keeps_only_llm_trees(backend: Any) -> None:
+    """tracer_provider=: app-only trees are dropped; trees with a GenAI span are sent whole."""
+    provider = TracerProvider()
+    client = AshrLabsClient(
+        api_key=CANARY_KEY, base_url=backend.url, tracer_provider=provider, schedule_delay_ms=20
+    )
+    try:
+        app = provider.get_tracer("app")
+        with app.start_as_current_span("GET /health"):
+            with app.start_as_current_span("db"):
+                pass
+        with app.start_as_current_span("POST /chat"):
+            with app.start_as_current_span("llm") as llm:
+                llm.set_attribute("gen_ai.request.model", "m")
+        with client.trace("ashr"):
+            pass
+        assert client.flush(5)["complete"]
+        names = sorted(t["name"] for t in ingested(backend))
+        assert names == ["POST /chat", "ashr"]
+        chat = next(t for t in ingested(backend) if t["name"] == "POST /chat")
+        kinds = {o["name"]: o["type"] for o in chat["observations"]}
+        assert kinds == {"POST /chat": "span", "llm": "generation"}
+    finally:
+        client.close()
+        provider.shutdown()
+
+
+def test_f36_processors_on_the_client_provider_see_masked_values(traced: Any, backend: Any) -> None:
+    """An in-memory processor on client.tracer_provider and the backend never see secrets."""
+    client, memory = traced
+    with client.trace("t") as t:
+        t.span("s", input={"api_key": "k-raw", "text": f"my key {CANARY_KEY}"}).end()
+    client.flush(5)
+    seen = json.dumps([dict(s.attributes) for s in memory.get_finished_spans()])
+    sent = json.dumps(backend.bodies())
+    for blob in (seen, sent):
+        assert CANARY_KEY not in blob and "k-raw" not in blob
+    assert "my key [REDACTED]" in sent
