@@ -80,6 +80,7 @@ from .observability import (
     update_current_trace,
     wrap_context,
 )
+from ._instrument import instrument, uninstrument  # instrument (H7)
 # --- end section: observability ---
 
 __all__ = sorted(
@@ -139,6 +140,8 @@ __all__ = sorted(
         "prepare_value",
         "update_current_trace",
         "wrap_context",
+        "instrument",
+        "uninstrument",
         # --- end section: __all__ ---
     ]
 )
