@@ -47,8 +47,10 @@ from ._generation_config import (
     Tool,
     parse_config,
 )
+from ._generation_llm import generate_with_llm
 from ._generation_scenarios import ScenarioWriter, Slot
 from ._generation_values import has_constraint
+from ._llm import LlmClient
 
 __all__ = ["GeneratedDataset", "GenerationError", "generate_dataset_source", "plan_slots"]
 
@@ -198,8 +200,9 @@ def _fits_kind(kind: str, tool: Tool) -> bool:
 
 
 def _describe(config: GenerationConfig, source: dict[str, Any]) -> str:
-    kinds = sorted({run["kind"] for run in source["runs"].values()})
-    tools = sorted({run["tool"] for run in source["runs"].values() if "tool" in run})
+    runs = [run for run in source["runs"].values() if isinstance(run, dict)]
+    kinds = sorted({str(run.get("kind")) for run in runs})
+    tools = sorted({str(run["tool"]) for run in runs if "tool" in run})
     text = f"{len(source['runs'])} generated scenarios for {config.agent_name}"
     if tools:
         text += f" exercising {', '.join(tools)}"
@@ -215,9 +218,17 @@ def generate_dataset_source(config: dict[str, Any], *, request_name: str) -> Gen
     parsed = parse_config(config)
     rng = random.Random(_seed(config, request_name))
     slots = plan_slots(parsed, rng)
-    writer = ScenarioWriter(parsed, rng)
-    runs = {f"scenario_{i:03d}": writer.write(slot) for i, slot in enumerate(slots, start=1)}
-    source: dict[str, Any] = {"runs": runs}
+    client = LlmClient.from_env()
+    source: dict[str, Any]
+    if client is not None:
+        try:
+            source = generate_with_llm(parsed, slots, client, seed=_seed(config, request_name))
+        finally:
+            client.close()
+    else:
+        writer = ScenarioWriter(parsed, rng)
+        runs = {f"scenario_{i:03d}": writer.write(slot) for i, slot in enumerate(slots, start=1)}
+        source = {"runs": runs}
     name = parsed.dataset_name or request_name.strip() or f"{parsed.agent_name} dataset"
     description = parsed.dataset_description or _describe(parsed, source)
     return GeneratedDataset(name=name, description=description, dataset_source=source)
