@@ -134,8 +134,8 @@ def test_llm_generation_builds_a_checked_dataset(fake_chat: FakeChat) -> None:
         ),
         (
             (200, {"scenarios": [_scenario(), _scenario("drop_tables")]}),
-            "runs.scenario_002.actions[2].expected_response.tool_calls[0].name: expected one of the "
-            "agent's tools",
+            "runs.scenario_002.actions[2].expected_response.tool_calls[0].name: "
+            "expected one of the agent's tools",
         ),
         (
             (200, {"scenarios": [_scenario(), {"title": "x", "actions": []}]}),
