@@ -7,9 +7,13 @@ another thread gives the same answers as the original.
 from __future__ import annotations
 
 import copy
+import functools
+import importlib.util
 import json
 import re
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -84,3 +88,15 @@ class Gate:
 
     def release(self) -> None:
         self.event.set()
+
+
+@functools.lru_cache(maxsize=1)
+def demo_module() -> Any:
+    """``examples/demo_agent.py`` imported from its path (examples are not a package)."""
+    path = Path(__file__).resolve().parents[2] / "examples" / "demo_agent.py"
+    spec = importlib.util.spec_from_file_location("ashr_examples_demo_agent", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
