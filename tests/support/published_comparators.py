@@ -4,13 +4,11 @@ The published package has our import name, so it runs in a subprocess with its f
 ``PYTHONPATH`` (and ``-S``, so our editable install cannot shadow it). The child reads JSON
 lines ``{"fn": name, "args": [...]}`` on stdin and answers each with ``{"ok": result}`` or
 ``{"error": "<ExceptionType>"}``; tuples come back as lists.
-The folder is the one ``tests/support/published_client.py`` provides (``PUBLISHED_DIR`` or
-``published_dir()``) when that module exists, else ``/tmp/ashr021``.
+The folder comes from ``tests/support/published_client.py`` (``published_client_path()``).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
@@ -18,9 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PublishedComparators", "published_dir"]
-
-_FALLBACK = Path("/tmp/ashr021")
+__all__ = ["PublishedComparators"]
 
 _CHILD = r"""
 import json, sys
@@ -37,23 +33,6 @@ for line in sys.stdin:
     sys.stdout.write(json.dumps(answer) + "\n")
     sys.stdout.flush()
 """
-
-
-def published_dir() -> Path | None:
-    """The folder holding the published ``ashr_labs`` package, or None when there is none."""
-    try:
-        helper = importlib.import_module("tests.support.published_client")
-    except ImportError:
-        helper = None
-    candidates: list[Any] = []
-    if helper is not None:
-        finder = getattr(helper, "published_dir", None)
-        candidates.append(finder() if callable(finder) else getattr(helper, "PUBLISHED_DIR", None))
-    candidates.append(_FALLBACK)
-    for candidate in candidates:
-        if candidate is not None and (Path(candidate) / "ashr_labs" / "comparators.py").is_file():
-            return Path(candidate)
-    return None
 
 
 class PublishedComparators:

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 import tests.support.hypothesis_profile  # noqa: F401  (registers and loads the "ci" profile)
 from ashr_labs import _matching
-from tests.support.published_comparators import PublishedComparators, published_dir
+from tests.support.published_client import published_client_path
+from tests.support.published_comparators import PublishedComparators
 
 _FRAGMENTS = [
     "ORD-12",
@@ -117,10 +118,7 @@ def tool_calls(draw: st.DrawFn) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def published() -> Iterator[PublishedComparators]:
-    folder = published_dir()
-    if folder is None:
-        pytest.skip("the published ashr-labs 0.2.1 package is not available")
-    with PublishedComparators(folder) as child:
+    with PublishedComparators(published_client_path()) as child:
         yield child
 
 
