@@ -442,3 +442,16 @@ def test_generated_datasets_are_always_valid(
             assert fits(json.loads(call["arguments_json"]), tool["parameters"])
     if count >= 2:
         assert {c["name"] for c in _calls(dataset.dataset_source)} == {"do_it", "lookup_order"}
+
+
+def test_text_only_questions_carry_input_schema_values() -> None:
+    """Without tools, happy-path questions state the input schema's example values."""
+    config = _config(num_variations=4, coverage={"happy_path": True})
+    del config["agent"]["tools"]
+    config["agent"]["input_schema"] = {
+        "fields": [{"name": "priority", "type": "string", "enum": ["high"]}],
+        "example": {"order_id": "ORD-123"},
+    }
+    runs = generate_dataset_source(config, request_name="t").dataset_source["runs"]
+    for run in runs.values():
+        assert "The order ID is ORD-123 and the priority is high." in run["actions"][0]["content"]

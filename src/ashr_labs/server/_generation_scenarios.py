@@ -374,8 +374,10 @@ class ScenarioWriter:
                 self.user("?", "minimal_input"),
                 self.agent(f"Hi! I'm {name}. How can I help you with {lowered} today?", []),
             ]
+        facts = {k: self.rng.choice(v) for k, v in list(self.config.hints.items())[:3] if v}
+        question = f"{self.rng.choice(_GREETINGS)} I have a question about {lowered}."
         return f"Happy path: question about {lowered}", [
-            self.user(f"{self.rng.choice(_GREETINGS)} I have a question about {lowered}.", "ask"),
+            self.user(f"{question} {_details(facts)}".strip(), "ask"),
             self.agent(
                 f"Of course! I'm {name} and I can help with {lowered}. "
                 "What would you like to know?",
