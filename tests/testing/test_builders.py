@@ -284,6 +284,36 @@ def test_vm_stream_keeps_only_given_fields_and_is_replaced() -> None:
     assert test.build()["vm_stream"] == {"provider": "steel"}
 
 
+def test_kernel_vm_api_reference_example() -> None:
+    """The API reference's set_kernel_vm example: Kernel fields become metadata."""
+    logs = [
+        {"ts": 0, "type": "navigation", "data": {"url": "https://app.example.com"}},
+        {"ts": 1200, "type": "action", "data": {"action": "click", "selector": "#login"}},
+        {"ts": 3000, "type": "screenshot", "data": {"s3_key": "vm-streams/.../frame.png"}},
+    ]
+    test = TestBuilder("t").set_kernel_vm(
+        session_id="kern_sess_abc123",
+        duration_ms=15000,
+        logs=logs,
+        replay_id="replay_abc123",
+        replay_view_url="https://www.kernel.sh/replays/replay_abc123",
+        stealth=True,
+        viewport={"width": 1920, "height": 1080},
+    )
+    assert test.build()["vm_stream"] == {
+        "provider": "kernel",
+        "session_id": "kern_sess_abc123",
+        "duration_ms": 15000,
+        "logs": logs,
+        "metadata": {
+            "replay_id": "replay_abc123",
+            "replay_view_url": "https://www.kernel.sh/replays/replay_abc123",
+            "stealth": True,
+            "viewport": {"width": 1920, "height": 1080},
+        },
+    }
+
+
 def test_kernel_vm_matches_the_protocol_example() -> None:
     """Protocol §4.8's verified example, and no ``metadata`` key when no Kernel field is set."""
     test = TestBuilder("t")

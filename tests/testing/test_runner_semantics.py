@@ -403,3 +403,42 @@ def test_bad_run_arguments_are_refused(kwargs: dict[str, Any], field: str) -> No
         runner.run(TableAgent(), **kwargs)
     with pytest.raises(ConfigurationError, match="^agent:"):
         runner.run(object())  # type: ignore[arg-type]
+
+
+def test_documented_environment_handler_feeds_the_agent() -> None:
+    """The API reference's ``handle_env`` example: the environment content goes to the agent
+    and its reply becomes the turn paired with the next agent action."""
+    bot = TableAgent(
+        {
+            "Where is ORD-1?": {"text": "Looking it up", "tool_calls": [call("lookup_order",
+                                                                           order_id="ORD-1")]},
+            "tool result: shipped": {"text": "It has shipped", "tool_calls": []},
+        }
+    )
+
+    def handle_env(content: str, action: dict[str, Any]) -> Any:
+        return bot.respond(content)
+
+    src = source(
+        s=[
+            user("Where is ORD-1?"),
+            agent("", expected_call("lookup_order", order_id="ORD-1")),
+            environment("tool result: shipped"),
+            agent("It shipped."),
+        ]
+    )
+    results = _results(EvalRunner(src).run(bot, on_environment=handle_env))
+    assert bot.messages == ["Where is ORD-1?", "tool result: shipped"]
+    assert results[-1]["action_index"] == 3
+    assert results[-1]["actual_response"] == {"text": "It has shipped"}
+
+
+def test_tests_can_be_decorated_after_the_run() -> None:
+    """``run.tests`` gives the live test builders, e.g. to attach VM streams after an eval."""
+    run = EvalRunner(source(a=[user("x")], b=[user("y")])).run(TableAgent())
+    for test in run.tests:
+        test.set_vm_stream("steel", session_id=f"vm-{test.test_id}")
+    assert [t["vm_stream"] for t in run.build()["tests"]] == [
+        {"provider": "steel", "session_id": "vm-a"},
+        {"provider": "steel", "session_id": "vm-b"},
+    ]
