@@ -139,7 +139,8 @@ class LocalServer:
             )
             self._thread.start()
             self._jobs = JobRunner(state)
-            self._jobs.start()
+            if self.settings.run_jobs:
+                self._jobs.start()
             self._started = True
             return self
 
@@ -286,6 +287,8 @@ class LocalServer:
         """Block until no generation or grading job is queued or running."""
         if self._jobs is None:
             raise RuntimeError("the server is not running; call start() first")
+        if not self.settings.run_jobs:
+            return  # nothing will ever run: there is nothing to wait for
         self._jobs.wait_idle(timeout)
 
     def handle(
