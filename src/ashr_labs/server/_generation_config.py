@@ -18,6 +18,7 @@ __all__ = [
     "GenerationConfig",
     "GenerationError",
     "Tool",
+    "field_error",
     "parse_config",
 ]
 
@@ -77,7 +78,8 @@ class GenerationConfig:
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
 
 
-def _fail(path: str, expected: str, got: Any) -> GenerationError:
+def field_error(path: str, expected: str, got: Any) -> GenerationError:
+    """``GenerationError("<path>: expected <what>, got <json, shortened>")``."""
     shown = json.dumps(got, default=repr)
     if len(shown) > 80:
         shown = shown[:77] + "..."
@@ -89,7 +91,7 @@ def _section(config: Mapping[str, Any], key: str, *, required: bool = False) -> 
     if value is None and not required:
         return {}
     if not isinstance(value, Mapping) or (required and not value):
-        raise _fail(key, "a non-empty object" if required else "an object", value)
+        raise field_error(key, "a non-empty object" if required else "an object", value)
     return value
 
 
@@ -98,7 +100,7 @@ def _text(section: Mapping[str, Any], key: str, path: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise _fail(f"{path}.{key}", "a string", value)
+        raise field_error(f"{path}.{key}", "a string", value)
     return value.strip()
 
 
@@ -107,7 +109,7 @@ def _strings(section: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _fail(f"{path}.{key}", "an array of strings", value)
+        raise field_error(f"{path}.{key}", "an array of strings", value)
     return tuple(v.strip() for v in value if v.strip())
 
 
@@ -116,28 +118,28 @@ def _tools(agent: Mapping[str, Any]) -> tuple[Tool, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise _fail("agent.tools", "an array of tool objects", raw)
+        raise field_error("agent.tools", "an array of tool objects", raw)
     tools: list[Tool] = []
     for i, item in enumerate(raw):
         path = f"agent.tools[{i}]"
         if not isinstance(item, Mapping):
-            raise _fail(path, "an object", item)
+            raise field_error(path, "an object", item)
         name = item.get("name")
         if not isinstance(name, str) or not name.strip():
-            raise _fail(f"{path}.name", "a non-empty string", name)
+            raise field_error(f"{path}.name", "a non-empty string", name)
         if any(t.name == name for t in tools):
-            raise _fail(f"{path}.name", "a name not used by another tool", name)
+            raise field_error(f"{path}.name", "a name not used by another tool", name)
         params = item.get("parameters")
         params = {} if params is None else params
         if not isinstance(params, Mapping):
-            raise _fail(f"{path}.parameters", "a JSON Schema object", params)
+            raise field_error(f"{path}.parameters", "a JSON Schema object", params)
         props = params.get("properties", {})
         if props is not None and not isinstance(props, Mapping):
-            raise _fail(f"{path}.parameters.properties", "an object", props)
+            raise field_error(f"{path}.parameters.properties", "an object", props)
         returns = item.get("returns")
         description = item.get("description") or ""
         if not isinstance(description, str):
-            raise _fail(f"{path}.description", "a string", description)
+            raise field_error(f"{path}.description", "a string", description)
         tools.append(
             Tool(
                 name=name,
@@ -159,7 +161,7 @@ def _hints(agent: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, li
     sample = _section(context, "sample_data")
     examples = sample.get("examples", [])
     if not isinstance(examples, list):
-        raise _fail("context.sample_data.examples", "an array of objects", examples)
+        raise field_error("context.sample_data.examples", "an array of objects", examples)
     for example in examples:
         if isinstance(example, Mapping):
             for key, value in example.items():
@@ -169,7 +171,7 @@ def _hints(agent: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, li
                         add(inner_key, inner)
     schema = agent.get("input_schema")
     if schema is not None and not isinstance(schema, Mapping):
-        raise _fail("agent.input_schema", "an object", schema)
+        raise field_error("agent.input_schema", "an object", schema)
     schema = schema or {}
     example = schema.get("example")
     if isinstance(example, Mapping):
@@ -177,7 +179,7 @@ def _hints(agent: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, li
             add(key, value)
     fields = schema.get("fields") or []
     if not isinstance(fields, list):
-        raise _fail("agent.input_schema.fields", "an array of field objects", fields)
+        raise field_error("agent.input_schema.fields", "an array of field objects", fields)
     for spec in fields:
         if isinstance(spec, Mapping) and isinstance(spec.get("enum"), list):
             for value in spec["enum"]:
@@ -193,7 +195,7 @@ def _count(test_config: Mapping[str, Any], options: Mapping[str, Any]) -> int:
     else:
         return 5
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 50:
-        raise _fail(path, "an integer 1–50", value)
+        raise field_error(path, "an integer 1–50", value)
     return value
 
 
@@ -202,15 +204,15 @@ def _coverage(test_config: Mapping[str, Any]) -> dict[str, bool]:
     if raw is None:
         return dict.fromkeys(COVERAGE_KEYS, True)
     if not isinstance(raw, Mapping):
-        raise _fail("test_config.coverage", "an object", raw)
+        raise field_error("test_config.coverage", "an object", raw)
     for key, value in raw.items():
         if key not in COVERAGE_KEYS:
-            raise _fail("test_config.coverage", "keys from " + ", ".join(COVERAGE_KEYS), key)
+            raise field_error("test_config.coverage", "keys from " + ", ".join(COVERAGE_KEYS), key)
         if not isinstance(value, bool):
-            raise _fail(f"test_config.coverage.{key}", "a boolean", value)
+            raise field_error(f"test_config.coverage.{key}", "a boolean", value)
     coverage = {key: bool(raw.get(key, False)) for key in COVERAGE_KEYS}
     if not any(coverage.values()):
-        raise _fail("test_config.coverage", "at least one coverage key set to true", raw)
+        raise field_error("test_config.coverage", "at least one coverage key set to true", raw)
     return coverage
 
 
@@ -220,24 +222,24 @@ def _complexity(test_config: Mapping[str, Any]) -> dict[str, float]:
         return dict(DEFAULT_COMPLEXITY)
     path = "test_config.complexity_distribution"
     if not isinstance(raw, Mapping):
-        raise _fail(path, "an object", raw)
+        raise field_error(path, "an object", raw)
     shares: dict[str, float] = {}
     for key, value in raw.items():
         if key not in COMPLEXITIES:
-            raise _fail(path, "keys from " + ", ".join(COMPLEXITIES), key)
+            raise field_error(path, "keys from " + ", ".join(COMPLEXITIES), key)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-            raise _fail(f"{path}.{key}", "a number >= 0", value)
+            raise field_error(f"{path}.{key}", "a number >= 0", value)
         shares[key] = float(value)
     total = sum(shares.values())
     if not 0.9 <= total <= 1.1:
-        raise _fail(path, "shares summing to about 1.0", raw)
+        raise field_error(path, "shares summing to about 1.0", raw)
     return {key: shares.get(key, 0.0) / total for key in COMPLEXITIES}
 
 
 def parse_config(config: Any) -> GenerationConfig:
     """Check ``config`` and extract what the generator uses (raises ``GenerationError``)."""
     if not isinstance(config, Mapping):
-        raise _fail("config", "an object", config)
+        raise field_error("config", "an object", config)
     agent = _section(config, "agent", required=True)
     context = _section(config, "context")
     test_config = _section(config, "test_config")
@@ -246,11 +248,11 @@ def parse_config(config: Any) -> GenerationConfig:
     name = _text(agent, "name", "agent")
     description = _text(agent, "description", "agent")
     if not (name or description or _text(agent, "system_prompt", "agent")):
-        raise _fail("agent", "at least one of name, description, system_prompt", dict(agent))
+        raise field_error("agent", "at least one of name, description, system_prompt", dict(agent))
     persona = _section(context, "user_persona")
     strategy = test_config.get("strategy", "balanced")
     if strategy not in STRATEGIES:
-        raise _fail("test_config.strategy", "one of " + ", ".join(STRATEGIES), strategy)
+        raise field_error("test_config.strategy", "one of " + ", ".join(STRATEGIES), strategy)
     dataset_name = _text(metadata, "dataset_name", "metadata") or None
     return GenerationConfig(
         agent_name=name or "the assistant",

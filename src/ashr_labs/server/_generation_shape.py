@@ -12,26 +12,19 @@ import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from ._generation_config import GenerationError
+from ._generation_config import GenerationError, field_error
 
 __all__ = ["check_dataset_source"]
 
 
-def _fail(path: str, expected: str, got: Any) -> GenerationError:
-    shown = json.dumps(got, default=repr)
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
-    return GenerationError(f"{path}: expected {expected}, got {shown}")
-
-
 def _check_call(call: Any, path: str, tool_names: Collection[str] | None) -> None:
     if not isinstance(call, Mapping):
-        raise _fail(path, "an object with name and arguments_json", call)
+        raise field_error(path, "an object with name and arguments_json", call)
     name = call.get("name")
     if not isinstance(name, str) or not name:
-        raise _fail(f"{path}.name", "a tool name", name)
+        raise field_error(f"{path}.name", "a tool name", name)
     if tool_names is not None and name not in tool_names:
-        raise _fail(
+        raise field_error(
             f"{path}.name", "one of the agent's tools (" + ", ".join(tool_names) + ")", name
         )
     raw = call.get("arguments_json")
@@ -40,26 +33,26 @@ def _check_call(call: Any, path: str, tool_names: Collection[str] | None) -> Non
     except ValueError:
         parsed = None
     if not isinstance(parsed, dict):
-        raise _fail(f"{path}.arguments_json", "a JSON object string", raw)
+        raise field_error(f"{path}.arguments_json", "a JSON object string", raw)
 
 
 def _check_action(action: Any, path: str, tool_names: Collection[str] | None) -> None:
     if not isinstance(action, Mapping):
-        raise _fail(path, "an action object", action)
+        raise field_error(path, "an action object", action)
     actor = action.get("actor")
     if not isinstance(actor, str) or not actor:
-        raise _fail(f"{path}.actor", "a non-empty string", actor)
+        raise field_error(f"{path}.actor", "a non-empty string", actor)
     content = action.get("content")
     if not isinstance(content, str):
-        raise _fail(f"{path}.content", "a string", content)
+        raise field_error(f"{path}.content", "a string", content)
     if actor != "agent":
         return
     expected = action.get("expected_response", {})
     if not isinstance(expected, Mapping):
-        raise _fail(f"{path}.expected_response", "an object", expected)
+        raise field_error(f"{path}.expected_response", "an object", expected)
     calls = expected.get("tool_calls", [])
     if not isinstance(calls, list):
-        raise _fail(f"{path}.expected_response.tool_calls", "an array", calls)
+        raise field_error(f"{path}.expected_response.tool_calls", "an array", calls)
     for i, call in enumerate(calls):
         _check_call(call, f"{path}.expected_response.tool_calls[{i}]", tool_names)
 
@@ -75,24 +68,24 @@ def check_dataset_source(
     ``count``, when given, is the exact number of scenarios required.
     """
     if not isinstance(source, Mapping):
-        raise _fail("dataset_source", "an object", source)
+        raise field_error("dataset_source", "an object", source)
     runs = source.get("runs")
     if not isinstance(runs, Mapping) or not runs:
-        raise _fail("runs", "a non-empty object of scenarios", runs)
+        raise field_error("runs", "a non-empty object of scenarios", runs)
     if count is not None and len(runs) != count:
         raise GenerationError(f"runs: expected {count} scenarios, got {len(runs)}")
     for scenario_id, scenario in runs.items():
         path = f"runs.{scenario_id}"
         if not isinstance(scenario, Mapping):
-            raise _fail(path, "a scenario object", scenario)
+            raise field_error(path, "a scenario object", scenario)
         if not isinstance(scenario.get("title"), str) or not scenario["title"].strip():
-            raise _fail(f"{path}.title", "a non-empty string", scenario.get("title"))
+            raise field_error(f"{path}.title", "a non-empty string", scenario.get("title"))
         actions = scenario.get("actions")
         if not isinstance(actions, list) or not actions:
-            raise _fail(f"{path}.actions", "a non-empty array", actions)
+            raise field_error(f"{path}.actions", "a non-empty array", actions)
         for i, action in enumerate(actions):
             _check_action(action, f"{path}.actions[{i}]", tool_names)
         if not any(isinstance(a, Mapping) and a.get("actor") == "agent" for a in actions):
-            raise _fail(
+            raise field_error(
                 f"{path}.actions", "at least one agent action", [a.get("actor") for a in actions]
             )
