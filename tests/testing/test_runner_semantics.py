@@ -442,3 +442,11 @@ def test_tests_can_be_decorated_after_the_run() -> None:
         {"provider": "steel", "session_id": "vm-a"},
         {"provider": "steel", "session_id": "vm-b"},
     ]
+
+
+def test_callbacks_receive_the_callers_own_scenario_dict() -> None:
+    """on_scenario gets the very dict from dataset_source, as the published runner passes it."""
+    src = source(s=[user("x")])
+    seen: list[Any] = []
+    EvalRunner(src).run(TableAgent(), on_scenario=lambda sid, sc: seen.append(sc))
+    assert seen == [src["runs"]["s"]] and seen[0] is src["runs"]["s"]
