@@ -136,6 +136,20 @@ def test_f44_a_trace_id_reused_by_another_tenant_stays_separate(local_server: An
     assert "not found" in c.error("get_observability_trace", 404, trace_id=trace_id())
 
 
+def test_f44_a_foreign_body_tenant_id_is_403_and_changes_nothing(local_server: Any) -> None:
+    """A body ``tenant_id`` naming another tenant gets the fixed 403 on every observability
+    call; the key's own id, null or absent work."""
+    a, b = new_tenant(local_server), new_tenant(local_server)
+    body = published_trace("t", [span("a")])
+    for function, params in [*QUERIES, ("ingest_observability_trace", {"trace": body})]:
+        message = a.error(function, 403, tenant_id=b.tenant_id, **params)
+        assert message == FORBIDDEN_MESSAGE
+    assert b.ok("list_observability_traces")["total"] == 0
+    a.ok("ingest_observability_trace", trace=body, tenant_id=a.tenant_id)
+    a.ok("ingest_observability_trace", trace=body, tenant_id=None)
+    assert a.ok("list_observability_traces", tenant_id=a.tenant_id)["total"] == 2
+
+
 @pytest.mark.parametrize(
     ("trace", "message"),
     [

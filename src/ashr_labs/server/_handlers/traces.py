@@ -17,6 +17,7 @@ from .._analytics import since_timestamp
 from .._rpc import FORBIDDEN_MESSAGE, CallContext, RpcError, rpc
 from .._trace_payload import parse_ingest_body
 from .._validate import opt_int, opt_str, req_str
+from ._common import resolve_tenant
 
 __all__: list[str] = []
 
@@ -29,9 +30,10 @@ MAX_PAGE = 1_000_000
 @rpc("ingest_observability_trace", feature=FEATURE)
 def ingest_observability_trace(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """Store a whole trace; a repeat of the same trace id merges instead of duplicating."""
+    tenant_id = resolve_tenant(ctx, body)
     trace, observations = parse_ingest_body(body)
     with ctx.db.transaction() as conn:
-        trace_id = store.upsert_trace(conn, ctx.tenant_id, trace, observations)
+        trace_id = store.upsert_trace(conn, tenant_id, trace, observations)
     return {"status": "ok", "trace_id": trace_id}
 
 
@@ -51,12 +53,13 @@ def _days(body: dict[str, Any]) -> int:
 @rpc("list_observability_traces", feature=FEATURE, readonly=True)
 def list_observability_traces(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """A page of the tenant's traces, newest first, optionally for one user or session."""
+    tenant_id = resolve_tenant(ctx, body)
     limit, page = _paging(body)
     user_id = opt_str(body, "user_id")
     session_id = opt_str(body, "session_id")
     with ctx.db.transaction(immediate=False) as conn:
         traces, total = store.list_traces(
-            conn, ctx.tenant_id, user_id=user_id, session_id=session_id, limit=limit, page=page
+            conn, tenant_id, user_id=user_id, session_id=session_id, limit=limit, page=page
         )
     return {"status": "ok", "traces": traces, "total": total}
 
@@ -64,11 +67,12 @@ def list_observability_traces(ctx: CallContext, body: dict[str, Any]) -> dict[st
 @rpc("get_observability_trace", feature=FEATURE, readonly=True)
 def get_observability_trace(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """One trace with its observations; another tenant's id gets the fixed 403 (F44)."""
+    tenant_id = resolve_tenant(ctx, body)
     trace_id = req_str(body, "trace_id", max_len=128)
     with ctx.db.transaction(immediate=False) as conn:
-        trace = store.get_trace(conn, ctx.tenant_id, trace_id)
+        trace = store.get_trace(conn, tenant_id, trace_id)
         if trace is None:
-            if store.trace_exists_for_other_tenant(conn, ctx.tenant_id, trace_id):
+            if store.trace_exists_for_other_tenant(conn, tenant_id, trace_id):
                 raise RpcError(403, FORBIDDEN_MESSAGE)
             raise RpcError(404, f"trace {trace_id!r} not found")
     return {"status": "ok", "trace": trace}
@@ -77,19 +81,21 @@ def get_observability_trace(ctx: CallContext, body: dict[str, Any]) -> dict[str,
 @rpc("get_observability_analytics", feature=FEATURE, readonly=True)
 def get_observability_analytics(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """Overview, tool performance and model usage over the last ``days`` days."""
+    tenant_id = resolve_tenant(ctx, body)
     days = _days(body)
     with ctx.db.transaction(immediate=False) as conn:
-        result = store.analytics(conn, ctx.tenant_id, since=since_timestamp(days))
+        result = store.analytics(conn, tenant_id, since=since_timestamp(days))
     return {"status": "ok", "days": days, **result}
 
 
 def _error_traces(ctx: CallContext, body: dict[str, Any], *, tools_only: bool) -> dict[str, Any]:
+    tenant_id = resolve_tenant(ctx, body)
     days = _days(body)
     limit, page = _paging(body)
     with ctx.db.transaction(immediate=False) as conn:
         traces, total = store.list_error_traces(
             conn,
-            ctx.tenant_id,
+            tenant_id,
             since=since_timestamp(days),
             tools_only=tools_only,
             limit=limit,
