@@ -139,39 +139,63 @@ def cpu_per_scenario_us(count: int) -> tuple[float, float]:
 def report(label: str, seconds: float, ideal_s: float) -> None:
     ratio = seconds / ideal_s
     flag = "ok" if ratio <= 1.05 else "over target"
-    print(f"{label:<44} {seconds * 1000:8.1f} ms  ideal {ideal_s * 1000:7.1f} ms  "
-          f"ratio {ratio:5.3f}x  ({flag})")
+    print(
+        f"{label:<44} {seconds * 1000:8.1f} ms  ideal {ideal_s * 1000:7.1f} ms  "
+        f"ratio {ratio:5.3f}x  ({flag})"
+    )
 
 
 def main() -> None:
     source = dataset(SCENARIOS)
     runner = EvalRunner(source)
     print(f"{SCENARIOS} scenarios x 4 actions, {TURNS} turns of {TURN_S * 1000:.0f} ms each")
-    report("sequential (max_workers=1)", best_of(lambda: runner.run(SleepyAgent())),
-           ideal(SCENARIOS, 1))
-    report("threads (max_workers=8, deepcopy)",
-           best_of(lambda: runner.run(SleepyAgent(), max_workers=8)), ideal(SCENARIOS, 8))
-    report("threads (max_workers=8, agent_factory)",
-           best_of(lambda: runner.run(None, agent_factory=SleepyAgent, max_workers=8)),
-           ideal(SCENARIOS, 8))
-    report("async (max_concurrency=64)",
-           best_of(lambda: asyncio.run(runner.arun(AsyncSleepyAgent(), max_concurrency=64))),
-           ideal(SCENARIOS, 64))
+    report(
+        "sequential (max_workers=1)",
+        best_of(lambda: runner.run(SleepyAgent())),
+        ideal(SCENARIOS, 1),
+    )
+    report(
+        "threads (max_workers=8, deepcopy)",
+        best_of(lambda: runner.run(SleepyAgent(), max_workers=8)),
+        ideal(SCENARIOS, 8),
+    )
+    report(
+        "threads (max_workers=8, agent_factory)",
+        best_of(lambda: runner.run(None, agent_factory=SleepyAgent, max_workers=8)),
+        ideal(SCENARIOS, 8),
+    )
+    report(
+        "async (max_concurrency=64)",
+        best_of(lambda: asyncio.run(runner.arun(AsyncSleepyAgent(), max_concurrency=64))),
+        ideal(SCENARIOS, 64),
+    )
     many = 640
     big = EvalRunner(dataset(many))
-    report(f"async, {many} scenarios (max_concurrency=64)",
-           best_of(lambda: asyncio.run(big.arun(AsyncSleepyAgent(), max_concurrency=64))),
-           ideal(many, 64))
+    report(
+        f"async, {many} scenarios (max_concurrency=64)",
+        best_of(lambda: asyncio.run(big.arun(AsyncSleepyAgent(), max_concurrency=64))),
+        ideal(many, 64),
+    )
     print("baselines (no runner, same sleeps):")
-    report("bare thread pool (8 workers)",
-           min(bare_threads(SCENARIOS, 8) for _ in range(REPEATS)), ideal(SCENARIOS, 8))
-    report("bare event loop (64 at a time)",
-           min(bare_loop(SCENARIOS, 64) for _ in range(REPEATS)), ideal(SCENARIOS, 64))
-    report(f"bare event loop, {many} scenarios",
-           min(bare_loop(many, 64) for _ in range(REPEATS)), ideal(many, 64))
+    report(
+        "bare thread pool (8 workers)",
+        min(bare_threads(SCENARIOS, 8) for _ in range(REPEATS)),
+        ideal(SCENARIOS, 8),
+    )
+    report(
+        "bare event loop (64 at a time)",
+        min(bare_loop(SCENARIOS, 64) for _ in range(REPEATS)),
+        ideal(SCENARIOS, 64),
+    )
+    report(
+        f"bare event loop, {many} scenarios",
+        min(bare_loop(many, 64) for _ in range(REPEATS)),
+        ideal(many, 64),
+    )
     sync_us, async_us = cpu_per_scenario_us(many)
-    print(f"runner cost per scenario with 0 ms turns: {sync_us:.0f} us sync, "
-          f"{async_us:.0f} us async")
+    print(
+        f"runner cost per scenario with 0 ms turns: {sync_us:.0f} us sync, {async_us:.0f} us async"
+    )
 
 
 if __name__ == "__main__":

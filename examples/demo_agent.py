@@ -97,8 +97,10 @@ class DemoSupportAgent:
         if tool is None and re.search(r"\b(try again|retry)\b", message, re.I):
             tool = self._last_tool
         if tool is None:
-            return {"text": "I can help with orders and refunds. What do you need?",
-                    "tool_calls": []}
+            return {
+                "text": "I can help with orders and refunds. What do you need?",
+                "tool_calls": [],
+            }
         bad = [p for p in self._properties(tool) if p in invalid]
         if bad:
             self._pending = tool
@@ -142,8 +144,11 @@ class DemoSupportAgent:
         purpose = purpose[:1].lower() + purpose[1:]
         if kind.strip() == "tool error":
             error = data.get("error") or {}
-            reason = error.get("message", "something went wrong") if isinstance(error, dict) \
+            reason = (
+                error.get("message", "something went wrong")
+                if isinstance(error, dict)
                 else str(error)
+            )
             return {
                 "text": f"I'm sorry, I couldn't {purpose} because {reason}. Please try again in "
                 "a moment, or I can escalate this for you."
@@ -270,7 +275,9 @@ def main() -> None:
         "context": {"domain": "e-commerce", "use_case": "Customer support for online orders"},
         "test_config": {"num_variations": 6},
         "generation_options": {
-            "generate_audio": False, "generate_files": False, "generate_simulations": False
+            "generate_audio": False,
+            "generate_files": False,
+            "generate_simulations": False,
         },
     }
     with tempfile.TemporaryDirectory() as data_dir, LocalServer(data_dir=data_dir) as server:
@@ -283,8 +290,10 @@ def main() -> None:
             created = run.deploy(client, dataset_id=dataset_id)
             graded = client.poll_run(created["id"], timeout=60, poll_interval=1)
             metrics = graded["result"]["aggregate_metrics"]
-            print(f"Run #{created['id']}: {metrics['tests_passed']}/{metrics['total_tests']} "
-                  "tests passed")
+            print(
+                f"Run #{created['id']}: {metrics['tests_passed']}/{metrics['total_tests']} "
+                "tests passed"
+            )
 
 
 if __name__ == "__main__":

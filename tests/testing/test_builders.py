@@ -174,18 +174,27 @@ def test_merge_goes_into_the_first_tool_call_entry_with_that_index() -> None:
                 "arguments_json": '{"order_id": "ORD-1", "n": [1, 2]}',
             },
         ),
-        ({"name": "x", "arguments_json": "not json"}, {"name": "x", "tool_name": "x",
-                                                        "arguments_json": "not json",
-                                                        "arguments": {}}),
-        ({"name": "x", "arguments_json": {"a": 1}}, {"name": "x", "tool_name": "x",
-                                                     "arguments_json": {"a": 1},
-                                                     "arguments": {"a": 1}}),
-        ({"name": "x", "arguments": [1, 2]}, {"name": "x", "tool_name": "x",
-                                              "arguments": [1, 2], "arguments_json": "[1, 2]"}),
-        ({"name": "x", "arguments": {"city": "Zürich"}}, {"name": "x", "tool_name": "x",
-                                                          "arguments": {"city": "Zürich"},
-                                                          "arguments_json":
-                                                              '{"city": "Z\\u00fcrich"}'}),
+        (
+            {"name": "x", "arguments_json": "not json"},
+            {"name": "x", "tool_name": "x", "arguments_json": "not json", "arguments": {}},
+        ),
+        (
+            {"name": "x", "arguments_json": {"a": 1}},
+            {"name": "x", "tool_name": "x", "arguments_json": {"a": 1}, "arguments": {"a": 1}},
+        ),
+        (
+            {"name": "x", "arguments": [1, 2]},
+            {"name": "x", "tool_name": "x", "arguments": [1, 2], "arguments_json": "[1, 2]"},
+        ),
+        (
+            {"name": "x", "arguments": {"city": "Zürich"}},
+            {
+                "name": "x",
+                "tool_name": "x",
+                "arguments": {"city": "Zürich"},
+                "arguments_json": '{"city": "Z\\u00fcrich"}',
+            },
+        ),
         (
             {"name": "a", "tool_name": "b", "arguments": {"k": 1}, "arguments_json": "{}"},
             {"name": "a", "tool_name": "b", "arguments": {"k": 1}, "arguments_json": "{}"},
@@ -220,7 +229,10 @@ def _test_with(status: str, tool_statuses: list[str], texts: list[dict[str, Any]
     test.start()
     for n, tool_status in enumerate(tool_statuses):
         test.add_tool_call(
-            {"name": "x"}, {"name": "x"}, tool_status, argument_comparison=COMPARISON,
+            {"name": "x"},
+            {"name": "x"},
+            tool_status,
+            argument_comparison=COMPARISON,
             action_index=n % 2,
         )
     for text in texts:
@@ -233,14 +245,22 @@ def test_aggregate_metrics() -> None:
     """Protocol §4.6: pass/fail by execution status, divergences, half-even rounded mean."""
     run = RunBuilder()
     tests = [
-        _test_with("completed", ["exact", "partial", "mismatch"], [
-            {"match_status": "pending"},
-            {"match_status": "similar", "semantic_similarity": 0.555},
-        ]),
-        _test_with("failed", ["exact"], [
-            {"match_status": "exact", "semantic_similarity": 1},
-            {"match_status": "divergent", "semantic_similarity": 0.1},
-        ]),
+        _test_with(
+            "completed",
+            ["exact", "partial", "mismatch"],
+            [
+                {"match_status": "pending"},
+                {"match_status": "similar", "semantic_similarity": 0.555},
+            ],
+        ),
+        _test_with(
+            "failed",
+            ["exact"],
+            [
+                {"match_status": "exact", "semantic_similarity": 1},
+                {"match_status": "divergent", "semantic_similarity": 0.1},
+            ],
+        ),
         _test_with("weird", [], []),
     ]
     for test in tests:
@@ -272,13 +292,20 @@ def test_vm_stream_keeps_only_given_fields_and_is_replaced() -> None:
     logs = [
         {"ts": 0, "type": "navigation", "data": {"url": "https://app.example.com"}},
         {"ts": 2000, "type": "action", "data": {"action": "click", "selector": "#submit"}},
-        {"ts": 5000, "type": "network", "data": {"method": "POST", "url": "/api/order",
-                                                 "status": 201}},
+        {
+            "ts": 5000,
+            "type": "network",
+            "data": {"method": "POST", "url": "/api/order", "status": 201},
+        },
     ]
-    test.set_vm_stream(provider="browserbase", session_id="sess_abc123", duration_ms=12000,
-                       logs=logs)
+    test.set_vm_stream(
+        provider="browserbase", session_id="sess_abc123", duration_ms=12000, logs=logs
+    )
     assert test.build()["vm_stream"] == {
-        "provider": "browserbase", "session_id": "sess_abc123", "duration_ms": 12000, "logs": logs
+        "provider": "browserbase",
+        "session_id": "sess_abc123",
+        "duration_ms": 12000,
+        "logs": logs,
     }
     test.set_vm_stream("steel")
     assert test.build()["vm_stream"] == {"provider": "steel"}
@@ -325,34 +352,50 @@ def test_kernel_vm_matches_the_protocol_example() -> None:
     }
     test.set_kernel_vm("k2", duration_ms=15000)
     assert test.build()["vm_stream"] == {
-        "provider": "kernel", "session_id": "k2", "duration_ms": 15000
+        "provider": "kernel",
+        "session_id": "k2",
+        "duration_ms": 15000,
     }
 
 
 @pytest.mark.parametrize(
     ("call", "field"),
     [
-        (lambda t: t.add_tool_call({"name": "x"}, {"name": "x"}, "ok", argument_comparison={}),
-         "match_status"),
-        (lambda t: t.add_tool_call(["x"], {"name": "x"}, "exact", argument_comparison={}),
-         "expected"),
-        (lambda t: t.add_tool_call({"name": "x"}, None, "exact", argument_comparison={}),
-         "actual"),
-        (lambda t: t.add_tool_call({"name": "x"}, {"name": "x"}, "exact", argument_comparison=[]),
-         "argument_comparison"),
-        (lambda t: t.add_tool_call({"name": "x", "arguments": {"when": object()}}, {},
-                                   "exact", argument_comparison={}),
-         "expected.arguments"),
+        (
+            lambda t: t.add_tool_call({"name": "x"}, {"name": "x"}, "ok", argument_comparison={}),
+            "match_status",
+        ),
+        (
+            lambda t: t.add_tool_call(["x"], {"name": "x"}, "exact", argument_comparison={}),
+            "expected",
+        ),
+        (lambda t: t.add_tool_call({"name": "x"}, None, "exact", argument_comparison={}), "actual"),
+        (
+            lambda t: t.add_tool_call(
+                {"name": "x"}, {"name": "x"}, "exact", argument_comparison=[]
+            ),
+            "argument_comparison",
+        ),
+        (
+            lambda t: t.add_tool_call(
+                {"name": "x", "arguments": {"when": object()}}, {}, "exact", argument_comparison={}
+            ),
+            "expected.arguments",
+        ),
         (lambda t: t.add_user_text("x", "d", action_index=-1), "action_index"),
         (lambda t: t.add_user_text("x", "d", action_index=True), "action_index"),
         (lambda t: t.add_user_text(None, "d"), "text"),
         (lambda t: t.add_user_file("", "d"), "file_path"),
         (lambda t: t.add_agent_response({}, {}, "close"), "match_status"),
         (lambda t: t.add_agent_response("text", {}, "exact"), "expected_response"),
-        (lambda t: t.add_agent_response({}, {}, "exact", semantic_similarity=1.5),
-         "semantic_similarity"),
-        (lambda t: t.add_agent_response({}, {}, "exact", semantic_similarity=float("nan")),
-         "semantic_similarity"),
+        (
+            lambda t: t.add_agent_response({}, {}, "exact", semantic_similarity=1.5),
+            "semantic_similarity",
+        ),
+        (
+            lambda t: t.add_agent_response({}, {}, "exact", semantic_similarity=float("nan")),
+            "semantic_similarity",
+        ),
         (lambda t: t.set_vm_stream(""), "provider"),
         (lambda t: t.set_vm_stream("p", logs=[{"type": "x"}]), "logs[0].ts"),
         (lambda t: t.set_vm_stream("p", logs={"ts": 0}), "logs"),
@@ -402,12 +445,14 @@ def test_deploy_checks_ids_before_any_call() -> None:
 def test_built_documents_are_snapshots() -> None:
     """Changing a built document, or the builder afterwards, does not affect the other."""
     test = TestBuilder("t")
-    test.add_tool_call({"name": "a"}, {"name": "a"}, "exact", argument_comparison=COMPARISON,
-                       action_index=0)
+    test.add_tool_call(
+        {"name": "a"}, {"name": "a"}, "exact", argument_comparison=COMPARISON, action_index=0
+    )
     first = test.build()
     first["action_results"][0]["tool_calls"].clear()
-    test.add_tool_call({"name": "b"}, {"name": "b"}, "exact", argument_comparison=COMPARISON,
-                       action_index=0)
+    test.add_tool_call(
+        {"name": "b"}, {"name": "b"}, "exact", argument_comparison=COMPARISON, action_index=0
+    )
     assert len(test.build()["action_results"][0]["tool_calls"]) == 2
     assert first["action_results"][0]["tool_calls"] == []
 
@@ -426,8 +471,11 @@ def test_builders_are_thread_safe() -> None:
                 test = run.add_test(f"w{worker}-{n}")
                 test.start().add_user_text("x", "d").complete()
                 shared.add_tool_call(
-                    {"name": f"w{worker}"}, {"name": f"w{worker}"}, "exact",
-                    argument_comparison=COMPARISON, action_index=7,
+                    {"name": f"w{worker}"},
+                    {"name": f"w{worker}"},
+                    "exact",
+                    argument_comparison=COMPARISON,
+                    action_index=7,
                 )
                 shared.add_user_text("y", "d")
         except BaseException as exc:  # reported below; a thread must not die silently

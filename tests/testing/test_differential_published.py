@@ -137,25 +137,75 @@ def _builder_script() -> list[dict[str, Any]]:
         on(test, "start")
     on("t1", "add_user_text", text="hi", description="d")
     on("t1", "add_user_file", file_path="datasets/a.pdf", description="f", action_index=4)
-    on("t1", "add_tool_call", expected={"name": "a", "arguments_json": '{"k": 1}'},
-       actual={"tool_name": "a", "arguments": {"k": "é"}}, match_status="partial",
-       argument_comparison=cmp_)
-    on("t1", "add_tool_call", expected={"tool_name": "b", "arguments": "raw"},
-       actual={"name": "b", "arguments_json": "nope"}, match_status="mismatch",
-       divergence_notes="why", argument_comparison=cmp_, action_index=5)
-    on("t1", "add_tool_call", expected={"name": "c", "arguments_json": {"x": 1}},
-       actual={"name": "c"}, match_status="exact", argument_comparison=cmp_, action_index=5)
-    on("t1", "add_agent_response", expected_response={"text": "a"},
-       actual_response={"text": "b"}, match_status="similar", semantic_similarity=0.555,
-       action_index=5)
-    on("t2", "add_agent_response", expected_response={"summary": "x"},
-       actual_response={"summary": "y"}, match_status="divergent", semantic_similarity=1)
-    on("t2", "add_agent_response", expected_response={}, actual_response={},
-       match_status="exact", semantic_similarity=0.1, divergence_notes="n")
-    on("t2", "set_vm_stream", provider="browserbase", session_id="s", duration_ms=10,
-       logs=[{"ts": 0, "type": "navigation", "data": {"url": "https://example.com"}}])
-    on("t3", "set_kernel_vm", session_id="k1", replay_id="r", stealth=False,
-       viewport={"width": 1, "height": 2})
+    on(
+        "t1",
+        "add_tool_call",
+        expected={"name": "a", "arguments_json": '{"k": 1}'},
+        actual={"tool_name": "a", "arguments": {"k": "é"}},
+        match_status="partial",
+        argument_comparison=cmp_,
+    )
+    on(
+        "t1",
+        "add_tool_call",
+        expected={"tool_name": "b", "arguments": "raw"},
+        actual={"name": "b", "arguments_json": "nope"},
+        match_status="mismatch",
+        divergence_notes="why",
+        argument_comparison=cmp_,
+        action_index=5,
+    )
+    on(
+        "t1",
+        "add_tool_call",
+        expected={"name": "c", "arguments_json": {"x": 1}},
+        actual={"name": "c"},
+        match_status="exact",
+        argument_comparison=cmp_,
+        action_index=5,
+    )
+    on(
+        "t1",
+        "add_agent_response",
+        expected_response={"text": "a"},
+        actual_response={"text": "b"},
+        match_status="similar",
+        semantic_similarity=0.555,
+        action_index=5,
+    )
+    on(
+        "t2",
+        "add_agent_response",
+        expected_response={"summary": "x"},
+        actual_response={"summary": "y"},
+        match_status="divergent",
+        semantic_similarity=1,
+    )
+    on(
+        "t2",
+        "add_agent_response",
+        expected_response={},
+        actual_response={},
+        match_status="exact",
+        semantic_similarity=0.1,
+        divergence_notes="n",
+    )
+    on(
+        "t2",
+        "set_vm_stream",
+        provider="browserbase",
+        session_id="s",
+        duration_ms=10,
+        logs=[{"ts": 0, "type": "navigation", "data": {"url": "https://example.com"}}],
+    )
+    on(
+        "t3",
+        "set_kernel_vm",
+        session_id="k1",
+        replay_id="r",
+        stealth=False,
+        viewport={"width": 1, "height": 2},
+    )
     on("t3", "set_kernel_vm", session_id="k2", duration_ms=5)
     on("t1", "complete")
     on("t2", "complete", status="failed")

@@ -60,9 +60,7 @@ class AsyncDemo:
 
 @pytest.fixture
 def dataset(client: Any) -> tuple[int, dict[str, Any]]:
-    dataset_id, source = client.generate_dataset(
-        "E2E eval", CONFIG, timeout=30, poll_interval=0.05
-    )
+    dataset_id, source = client.generate_dataset("E2E eval", CONFIG, timeout=30, poll_interval=0.05)
     return dataset_id, source
 
 
@@ -103,8 +101,7 @@ def test_threads_and_async_runs_match_the_sequential_run(
     threaded = runner.run(agent, on_environment=agent.observe, max_workers=4)
     shared = AsyncDemo()
     async_run = asyncio.run(
-        runner.arun(None, agent_factory=AsyncDemo, on_environment=shared.observe,
-                    max_concurrency=4)
+        runner.arun(None, agent_factory=AsyncDemo, on_environment=shared.observe, max_concurrency=4)
     )
     expected = drop_timestamps(sequential.build())
     assert drop_timestamps(threaded.build()) == expected

@@ -21,8 +21,10 @@ TABLE = {
     "refund it": {"text": "Refunded", "tool_calls": [call("refund", order_id="ORD-1", why="x")]},
 }
 SRC = source(
-    one=[user("where is ORD-1"), agent("It has shipped.", expected_call("lookup_order",
-                                                                          order_id="ORD-1"))],
+    one=[
+        user("where is ORD-1"),
+        agent("It has shipped.", expected_call("lookup_order", order_id="ORD-1")),
+    ],
     two=[user("refund it"), agent("Done.", expected_call("refund", order_id="ORD-1"))],
     three=[user("hello"), agent("Hi!")],
 )
@@ -105,8 +107,9 @@ def test_sync_agent_in_arun_runs_off_the_loop() -> None:
         return await EvalRunner(SRC).arun(Recording(TABLE), max_concurrency=1)
 
     run = asyncio.run(main())
-    assert drop_timestamps(run.build()) == drop_timestamps(EvalRunner(SRC).run(
-        TableAgent(TABLE)).build())
+    assert drop_timestamps(run.build()) == drop_timestamps(
+        EvalRunner(SRC).run(TableAgent(TABLE)).build()
+    )
     assert loop_thread[0] not in agent_threads
 
 
@@ -136,8 +139,7 @@ def test_async_errors_and_retries() -> None:
             raise LookupError("no such order")
 
     async def main() -> Any:
-        return await EvalRunner(source(s=[user("x")])).arun(Failing(), retries=2,
-                                                             max_concurrency=1)
+        return await EvalRunner(source(s=[user("x")])).arun(Failing(), retries=2, max_concurrency=1)
 
     (test,) = asyncio.run(main()).build()["tests"]
     assert test["error"] == {

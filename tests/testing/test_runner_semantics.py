@@ -312,8 +312,14 @@ def test_scenario_id_is_passed_only_when_accepted() -> None:
     EvalRunner(src).run(Named())
     EvalRunner(src).run(Plain())
     assert seen == [
-        ("reset", "s1"), ("respond", "s1"), ("reset", "s2"), ("respond", "s2"),
-        ("reset", "plain"), ("respond", "plain"), ("reset", "plain"), ("respond", "plain"),
+        ("reset", "s1"),
+        ("respond", "s1"),
+        ("reset", "s2"),
+        ("respond", "s2"),
+        ("reset", "plain"),
+        ("respond", "plain"),
+        ("reset", "plain"),
+        ("respond", "plain"),
     ]
 
 
@@ -331,8 +337,7 @@ def test_callbacks_are_called_in_order() -> None:
         on_scenario=lambda sid, sc: events.append(("scenario", sid, len(sc["actions"]))),
         on_action=lambda i, action: events.append(("action", i, action["actor"])),
     )
-    assert events == [("scenario", "s", 2), "reset", ("action", 0, "user"),
-                      ("action", 1, "agent")]
+    assert events == [("scenario", "s", 2), "reset", ("action", 0, "user"), ("action", 1, "agent")]
 
 
 def test_greedy_pairs_the_wrong_way_round_and_optimal_does_not() -> None:
@@ -372,9 +377,14 @@ def test_agent_protocol_is_runtime_checkable() -> None:
         ({"runs": {"s": "text"}}, "dataset_source.runs['s']"),
         ({"runs": {"s": {"actions": "text"}}}, "dataset_source.runs['s'].actions"),
         ({"runs": {"s": {"actions": [1]}}}, "dataset_source.runs['s'].actions[0]"),
-        ({"runs": {"s": {"actions": [{"actor": "agent", "expected_response": {"tool_calls":
-                                                                             "t"}}]}}},
-         "dataset_source.runs['s'].actions[0].expected_response.tool_calls"),
+        (
+            {
+                "runs": {
+                    "s": {"actions": [{"actor": "agent", "expected_response": {"tool_calls": "t"}}]}
+                }
+            },
+            "dataset_source.runs['s'].actions[0].expected_response.tool_calls",
+        ),
     ],
 )
 def test_bad_dataset_source_is_refused_naming_the_field(dataset: Any, field: str) -> None:
@@ -410,8 +420,10 @@ def test_documented_environment_handler_feeds_the_agent() -> None:
     and its reply becomes the turn paired with the next agent action."""
     bot = TableAgent(
         {
-            "Where is ORD-1?": {"text": "Looking it up", "tool_calls": [call("lookup_order",
-                                                                           order_id="ORD-1")]},
+            "Where is ORD-1?": {
+                "text": "Looking it up",
+                "tool_calls": [call("lookup_order", order_id="ORD-1")],
+            },
             "tool result: shipped": {"text": "It has shipped", "tool_calls": []},
         }
     )
