@@ -350,3 +350,30 @@ def test_rpc_and_otlp_paths_share_one_store(tenant: Rpc, recorder: Any) -> None:
         o["id"] for o in before["observations"]
     )
     assert after["name"] == before["name"] == "handle-ticket"
+
+
+def test_f40_the_key_never_reaches_the_log_or_the_database(
+    local_server: Any, recorder: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """OTLP success, 400 and 401 with DEBUG logging: the key and its encodings appear in no
+    log record and in no byte of the database files (only its hash is stored)."""
+    import base64
+    import logging
+    import urllib.parse
+
+    tenant = new_tenant(local_server)
+    provider, memory = recorder
+    with provider.get_tracer("app").start_as_current_span("canary-run"):
+        pass
+    with caplog.at_level(logging.DEBUG):
+        assert post(tenant, encode_spans(memory.get_finished_spans()).SerializeToString()).ok
+        assert post(tenant, b"\xff\xff", PROTOBUF).status_code == 400
+        revoked = tenant.api_key[:-1] + ("A" if tenant.api_key[-1] != "A" else "B")
+        assert post(tenant, b"", PROTOBUF, Authorization=f"Bearer {revoked}").status_code == 401
+    key = tenant.api_key
+    forms = {key, base64.b64encode(key.encode()).decode(), urllib.parse.quote(key), json.dumps(key)}
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert not [f for f in forms if f in logged]
+    stored = b"".join(p.read_bytes() for p in local_server.data_dir.glob("*") if p.is_file())
+    assert b"canary-run" in stored  # the scan does see what was stored
+    assert not [f for f in forms if f.encode() in stored]
