@@ -1,0 +1,144 @@
+"""Zero-code tracing: ``opentelemetry-instrument`` runs an unmodified program against the fake
+model server and exports into the real local server (``OTEL_TRACES_EXPORTER=ashr``).
+
+Model calls outside any span become traces of their own; the program's own spans travel only
+when they hold a model call; the exporter's HTTP makes no span although the requests
+instrumentation is on (F17). Contrib's ``opentelemetry-instrumentation-openai-v2`` spans are
+mapped to generations too (interop).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomllib
+
+from tests.support.fake_llm import FakeLLM
+
+ROOT = Path(__file__).resolve().parents[2]
+LAUNCHER = Path(sys.executable).parent / "opentelemetry-instrument"
+
+APP = """
+import os
+import openai
+from opentelemetry import trace
+
+mark = os.environ["MARK"]
+client = openai.OpenAI(base_url=os.environ["FAKE_URL"] + "/v1", api_key="test", max_retries=0)
+tracer = trace.get_tracer("my.app")
+ask = [{"role": "user", "content": "a"}]
+client.chat.completions.create(model="alone-" + mark, messages=ask)
+with tracer.start_as_current_span("app-work-" + mark):
+    client.chat.completions.create(model="nested-" + mark, messages=ask)
+with tracer.start_as_current_span("no-llm-" + mark):
+    pass
+print("app done")
+"""
+
+
+def _entry_points_dir(tmp_path: Path) -> Path:
+    """A dist-info exposing pyproject's OTel entry points that this venv's install predates."""
+    groups = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
+    lines = []
+    for group, names in groups.items():
+        have = {ep.name for ep in entry_points(group=group)}
+        missing = {n: v for n, v in names.items() if n not in have}
+        if missing and group.startswith("opentelemetry"):
+            lines.append(f"[{group}]")
+            lines.extend(f"{n} = {v}" for n, v in missing.items())
+    folder = tmp_path / "eps"
+    info = folder / "ashr_labs_zero_code_eps-0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: ashr-labs-zero-code-eps\nVersion: 0\n"
+    )
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def _run_app(tmp_path: Path, fake: FakeLLM, server: Any, mark: str, disabled: str) -> str:
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent(APP))
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(_entry_points_dir(tmp_path)), str(ROOT)]),
+        "ASHR_LABS_API_KEY": server.api_key,
+        "ASHR_LABS_BASE_URL": server.url,
+        "OTEL_TRACES_EXPORTER": "ashr,console",
+        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": disabled,
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
+        "FAKE_URL": fake.url,
+        "MARK": mark,
+    }
+    done = subprocess.run(
+        [str(LAUNCHER), sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "app done" in done.stdout
+    return done.stdout
+
+
+def _traces(client: Any, mark: str) -> dict[str, dict[str, Any]]:
+    listed = client.list_observability_traces(limit=100)["traces"]
+    found = {}
+    for item in listed:
+        trace = client.get_observability_trace(item["id"])["trace"]
+        models = [o.get("model") or "" for o in trace["observations"]]
+        if mark in trace.get("name", "") or any(mark in m for m in models):
+            found[trace["name"]] = trace
+    return found
+
+
+def _generation_models(trace: dict[str, Any]) -> list[str]:
+    return [o["model"] for o in trace["observations"] if o["type"] == "generation"]
+
+
+@pytest.mark.slow
+def test_zero_code_ours(tmp_path: Path, fake: FakeLLM, local_server: Any, client: Any) -> None:
+    """Our instrumentors under the stock launcher: two traces, no HTTP span for the exporter."""
+    mark = uuid.uuid4().hex[:8]
+    console = _run_app(tmp_path, fake, local_server, mark, disabled="openai")
+    traces = _traces(client, mark)
+    assert f"no-llm-{mark}" not in traces
+    nested = traces[f"app-work-{mark}"]
+    assert _generation_models(nested) == [f"nested-{mark}"]
+    alone = [t for name, t in traces.items() if name != f"app-work-{mark}"]
+    assert len(alone) == 1 and _generation_models(alone[0]) == [f"alone-{mark}"]
+    assert "opentelemetry.instrumentation.requests" not in console  # F17: no span for ingest
+    assert '"ashr.observation.type": "generation"' in console
+
+
+def _contrib_importable() -> str | None:
+    try:
+        import opentelemetry.instrumentation.openai_v2  # noqa: F401
+    except ImportError as exc:  # 2.4b0 imports `httpx`, which openai 3.x no longer pulls in
+        return f"contrib openai-v2 cannot be imported here: {exc}"
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_contrib_importable() is not None, reason=str(_contrib_importable()))
+def test_zero_code_contrib_openai_v2_interop(
+    tmp_path: Path, fake: FakeLLM, local_server: Any, client: Any
+) -> None:
+    """With ours off and contrib's openai-v2 on, its spans still arrive as generations."""
+    mark = uuid.uuid4().hex[:8]
+    console = _run_app(tmp_path, fake, local_server, mark, disabled="ashr_openai")
+    assert "opentelemetry.instrumentation.openai_v2" in console, console
+    traces = _traces(client, mark)
+    nested = traces[f"app-work-{mark}"]
+    assert _generation_models(nested) == [f"nested-{mark}"]
+    assert f"no-llm-{mark}" not in traces
