@@ -455,3 +455,15 @@ def test_text_only_questions_carry_input_schema_values() -> None:
     runs = generate_dataset_source(config, request_name="t").dataset_source["runs"]
     for run in runs.values():
         assert "The order ID is ORD-123 and the priority is high." in run["actions"][0]["content"]
+
+
+def test_generate_dataset_through_the_local_server_matches_the_pure_function(client: Any) -> None:
+    """The API reference's generate_dataset example over the wire gives exactly the dataset the
+    pure function gives for that config and request name (deterministic across the server)."""
+    dataset_id, source = client.generate_dataset(
+        "Support Agent Eval", copy.deepcopy(GENERATE_EXAMPLE), timeout=30, poll_interval=0.05
+    )
+    assert isinstance(dataset_id, int)
+    expected = generate_dataset_source(GENERATE_EXAMPLE, request_name="Support Agent Eval")
+    assert source == expected.dataset_source
+    assert len(source["runs"]) == 10
