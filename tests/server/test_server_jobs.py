@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -297,3 +298,50 @@ def test_wait_idle_names_what_is_left(tmp_path: Path) -> None:
         t.ok("create_request", request_name="slow", request=CONFIG)
         with pytest.raises(TimeoutError, match=r"1 request\(s\)"):
             srv.wait_idle(0.3)
+
+
+def test_job_failing_outside_the_grader_ends_after_max_attempts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Work that keeps crashing the worker itself fails after max_job_attempts, not forever."""
+    from ashr_labs.server._jobs import JobRunner
+
+    def broken(self: JobRunner, run_id: int) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(JobRunner, "_grade", broken)
+    with LocalServer(data_dir=tmp_path, max_job_attempts=2) as srv:
+        t = Tenant(srv.url, srv.api_key, srv.default_tenant_id, srv)
+        run_id = t.ok("create_run", dataset_id=None, result=_run_doc())["run"]["id"]
+        srv.wait_idle(20)
+        run = t.ok("get_run", run_id=run_id)["run"]
+        assert run["grading_status"] == "failed"
+        assert run["grading_error"] == "grading could not finish in 2 attempts; giving up"
+
+
+def test_llm_judge_is_used_when_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ASHR_LABS_LLM_BASE_URL set, grading asks that judge; an unreachable one fails runs."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    monkeypatch.setenv("ASHR_LABS_LLM_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    doc = _run_doc()
+    doc["tests"][0]["action_results"] = [
+        {
+            "actor": "agent",
+            "action_type": "text",
+            "action_index": 0,
+            "expected_response": {"text": "It shipped"},
+            "actual_response": {"text": "Shipped"},
+            "match_status": "pending",
+            "divergence_notes": None,
+        },
+    ]
+    with LocalServer(data_dir=tmp_path) as srv:
+        t = Tenant(srv.url, srv.api_key, srv.default_tenant_id, srv)
+        run_id = t.ok("create_run", dataset_id=None, result=doc)["run"]["id"]
+        srv.wait_idle(30)
+        run = t.ok("get_run", run_id=run_id)["run"]
+    assert run["grading_status"] == "failed", run
+    assert "judge" in run["grading_error"].lower() or "llm" in run["grading_error"].lower(), run

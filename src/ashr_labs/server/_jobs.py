@@ -4,7 +4,8 @@ Workers claim work from the database itself (requests ``pending``/``processing``
 ``grading_status = 'pending'``), so a restart resumes whatever a killed server left behind (F58).
 Each claim increments ``attempts``; work interrupted ``max_job_attempts`` times ends as failed
 instead of looping. Every ending is terminal and readable: ``completed``, or ``failed`` with a
-non-null ``error`` / ``grading_error``. One server process per database runs jobs.
+non-null ``error`` / ``grading_error``. One server process per database runs jobs. Grading
+uses the LLM judge when ``ASHR_LABS_LLM_BASE_URL`` is set (generation reads it itself).
 
 The generation and grading functions live in ``_generation`` and ``_grading`` (pure, task H2);
 they are imported inside the job so the server starts even without them.
@@ -86,6 +87,29 @@ class JobRunner:
             parts.append(f"{runs['n']} run(s) to grade")
         return ", ".join(parts)
 
+    def _exhausted(self, table: str, row_id: int) -> bool:
+        """Inside a claim: end work that already used every attempt as failed (True if so)."""
+        db = self.state.db
+        limit = self.state.settings.max_job_attempts
+        if table == "requests":
+            row = db.query_one("SELECT attempts FROM requests WHERE id = ?", (row_id,))
+            if row is None or int(row["attempts"]) < limit:
+                return False
+            db.execute(
+                "UPDATE requests SET request_status = 'failed', updated_at = ?, error = ?"
+                " WHERE id = ?",
+                (now_iso(), f"generation could not finish in {limit} attempts; giving up", row_id),
+            )
+            return True
+        row = db.query_one("SELECT attempts FROM runs WHERE id = ?", (row_id,))
+        if row is None or int(row["attempts"]) < limit:
+            return False
+        db.execute(
+            "UPDATE runs SET grading_status = 'failed', grading_error = ? WHERE id = ?",
+            (f"grading could not finish in {limit} attempts; giving up", row_id),
+        )
+        return True
+
     def _give_up_on_exhausted(self) -> None:
         limit = self.state.settings.max_job_attempts
         db = self.state.db
@@ -151,6 +175,8 @@ class JobRunner:
             if row is None:
                 return None
             request_id = int(row["id"])
+            if self._exhausted("requests", request_id):
+                return None
             db.execute(
                 "UPDATE requests SET request_status = 'processing', attempts = attempts + 1,"
                 " updated_at = ? WHERE id = ?",
@@ -177,6 +203,8 @@ class JobRunner:
             if row is None:
                 return None
             run_id = int(row["id"])
+            if self._exhausted("runs", run_id):
+                return None
             db.execute("UPDATE runs SET attempts = attempts + 1 WHERE id = ?", (run_id,))
         with self._lock:
             self._claimed_runs.add(run_id)
@@ -285,8 +313,13 @@ class JobRunner:
         except ImportError:
             self._fail_run(run_id, "grading is not available on this server")
             return
+        llm = None
         try:
-            graded = grade_run(result, agent_config=agent_config)
+            llm = _llm_judge()
+            if llm is None:
+                graded = grade_run(result, agent_config=agent_config)
+            else:
+                graded = grade_run(result, agent_config=agent_config, llm=llm)
         except GradingError as exc:
             self._fail_run(run_id, str(exc) or "grading failed")
             return
@@ -295,6 +328,9 @@ class JobRunner:
             _log.error("grading job %s failed [ref %s]: %s", run_id, ref, _trace(exc))
             self._fail_run(run_id, f"internal error while grading the run (ref {ref})")
             return
+        finally:
+            if llm is not None:
+                llm.close()
         if not isinstance(graded, dict):
             self._fail_run(run_id, "the grader returned no result object")
             return
@@ -324,6 +360,15 @@ class JobRunner:
                 " WHERE id = ? AND grading_status = 'pending'",
                 (message[:2000], run_id),
             )
+
+
+def _llm_judge() -> Any:
+    """The LLM judge when ``ASHR_LABS_LLM_BASE_URL`` is set (DESIGN.md §5), else None."""
+    try:
+        from ._llm import LlmClient
+    except ImportError:
+        return None
+    return LlmClient.from_env()
 
 
 def _field(obj: Any, name: str) -> Any:
