@@ -119,6 +119,25 @@ def test_f10_a_partial_send_then_the_complete_one_merge(tenant: Rpc) -> None:
     assert by_name["slow"]["output"] == {"ok": True}
 
 
+def test_f10_concurrent_sends_of_one_trace_merge_into_one(tenant: Rpc) -> None:
+    """Eight threads send pieces (and repeats) of one trace at once: one trace, each
+    observation exactly once, seq order kept per send."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tid = trace_id()
+    pieces = [[span(f"s{i}-{j}") for j in range(5)] for i in range(4)]
+    bodies = [published_trace("c", piece, id=tid) for piece in pieces for _ in range(2)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda b: tenant.call("ingest_observability_trace", trace=b),
+                                bodies))
+    assert all(status == 200 for status, _ in answers), answers
+    trace = tenant.ok("get_observability_trace", trace_id=tid)["trace"]
+    names = [o["name"] for o in trace["observations"]]
+    assert sorted(names) == sorted(f"s{i}-{j}" for i in range(4) for j in range(5))
+    assert trace["observation_count"] == 20
+    assert tenant.ok("list_observability_traces")["total"] == 1
+
+
 def test_f44_a_trace_id_reused_by_another_tenant_stays_separate(local_server: Any) -> None:
     """Two tenants sending one trace id get two traces; a third tenant gets the fixed 403."""
     a, b, c = (new_tenant(local_server) for _ in range(3))
