@@ -121,7 +121,7 @@ def test_f10_a_partial_send_then_the_complete_one_merge(tenant: Rpc) -> None:
 
 def test_f10_concurrent_sends_of_one_trace_merge_into_one(tenant: Rpc) -> None:
     """Eight threads send pieces (and repeats) of one trace at once: one trace, each
-    observation exactly once, seq order kept per send."""
+    observation exactly once."""
     from concurrent.futures import ThreadPoolExecutor
 
     tid = trace_id()

@@ -4,8 +4,10 @@ All of them need the tenant's ``observability`` feature (403 while it is off) an
 only the caller's tenant. Trace summaries carry the reference's keys (id, name, user_id,
 session_id, metadata, tags, created_at, output) plus documented extras: input, start_time,
 end_time, latency_ms, observation_count, has_error, input_tokens, output_tokens, total_tokens,
-tool_calls, incomplete, dropped_spans, level, status_message. How tools, tokens and p95 are
-computed is described in ``server/_analytics.py``.
+tool_calls, incomplete, dropped_spans, level, status_message. Ordering ("newest first") and
+the ``days`` windows use the trace's start: its own ``start_time``, else its first observation's,
+else when the server received it. How tools, tokens and p95 are computed is described in
+``server/_analytics.py``.
 """
 
 from __future__ import annotations
