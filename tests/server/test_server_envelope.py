@@ -72,6 +72,29 @@ def test_f46_bad_bodies_get_400(t: Tenant, body: bytes, message: str) -> None:
     assert "Recursion" not in reply.message
 
 
+_STRUCTURE = st.sampled_from(
+    ["[", "]", "{", "}", ",", ":", '"function"', '"keep_alive"', "1", "null"]
+)
+
+
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.text(st.characters(codec=None), max_size=100).map(
+            lambda s: s.encode("utf-8", "surrogatepass")
+        ),
+        st.lists(_STRUCTURE, max_size=80).map(lambda parts: "".join(parts).encode()),
+        st.integers(60, 2000).map(lambda n: b"[" * n + b"]" * n),
+    )
+)
+def test_f46_any_body_through_the_pipeline_is_never_500(local_server: Any, body: bytes) -> None:
+    """Arbitrary bytes, text and bracket soups in-process: 200 or 400, always a JSON object."""
+    reply = local_server.handle(body, api_key=_hyp_key(local_server))
+    assert reply.status in (200, 400), (reply.status, reply.body[:200])
+    decoded = json.loads(reply.body)
+    assert isinstance(decoded, dict) and decoded["status"] in ("ok", "error")
+
+
 def test_f46_a_million_keys_is_a_clean_400(t: Tenant) -> None:
     """An object of 10^6 keys without a function key is refused with the envelope message."""
     body = "{" + ",".join(f'"{i}":0' for i in range(1_000_000)) + "}"
