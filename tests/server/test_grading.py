@@ -456,3 +456,66 @@ def test_grading_properties(tests: list[dict[str, Any]], threshold: float) -> No
         for a in texts:
             score = a.get("semantic_similarity")
             assert score is None or 0.0 <= score <= 1.0
+
+
+def test_agent_grading_config_applies_over_the_local_server(client: Any) -> None:
+    """Through the real client and server: an agent that answers in text but never calls its
+    tool fails under the default strictness and passes (recovered) when the tool is optional."""
+    config = {
+        "agent": {
+            "name": "Texty",
+            "description": "Answers order questions",
+            "accepted_inputs": {"text": True},
+            "tools": [
+                {
+                    "name": "lookup_order",
+                    "description": "Look up order status",
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"order_id": {"type": "string"}},
+                        "required": ["order_id"],
+                    },
+                }
+            ],
+        },
+        "context": {"domain": "e-commerce", "use_case": "Order status questions"},
+        "generation_options": {"generate_audio": False},
+        "test_config": {
+            "num_variations": 3,
+            "coverage": {"happy_path": True},
+            "complexity_distribution": {"simple": 1.0},
+        },
+    }
+    dataset_id, source = client.generate_dataset("texty", config, timeout=30, poll_interval=0.05)
+
+    class TextOnly:
+        def __init__(self) -> None:
+            self.answers: list[str] = []
+
+        def reset(self, scenario_id: str) -> None:
+            actions = source["runs"][scenario_id]["actions"]
+            self.answers = [a["content"] for a in actions if a["actor"] == "agent"]
+
+        def respond(self, message: str, scenario_id: str) -> dict[str, Any]:
+            return {"text": self.answers.pop(0), "tool_calls": []}
+
+    agent: Any = TextOnly()
+    strict = EvalRunner(source).run(agent).deploy(client, dataset_id=dataset_id)
+    graded = client.poll_run(strict["id"], timeout=20, poll_interval=0.05)
+    assert graded["result"]["aggregate_metrics"]["tests_failed"] == 3
+    lenient_agent = client.create_agent(
+        name="Texty (lenient)",
+        config={"grading_config": {"tool_strictness": {"lookup_order": "optional"}}},
+    )
+    lenient = (
+        EvalRunner(source)
+        .run(agent)
+        .deploy(client, dataset_id=dataset_id, agent_id=lenient_agent["id"])
+    )
+    graded = client.poll_run(lenient["id"], timeout=20, poll_interval=0.05)
+    metrics = graded["result"]["aggregate_metrics"]
+    assert metrics["tests_passed"] == 3 and metrics["tests_failed"] == 0
+    for test in graded["result"]["tests"]:
+        assert test["grading"]["passed"] is True
+        entry = next(a for a in test["action_results"] if a["action_type"] == "tool_call")
+        assert entry["tool_calls"][0]["match_status"] == "partial"
