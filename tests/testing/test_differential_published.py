@@ -48,16 +48,18 @@ for workers in job["workers"]:
         on_environment=lambda content, action: copy.deepcopy(env[content]),
     )
     out["runs"].append(run.build())
-run = RunBuilder()
-tests = {}
-for step in job["script"]:
-    if step["call"] in ("start", "complete") and step.get("test") is None:
-        getattr(run, step["call"])(**step["kwargs"])
-    elif step["call"] == "add_test":
-        tests[step["test"]] = run.add_test(step["test"])
-    else:
-        getattr(tests[step["test"]], step["call"])(**step["kwargs"])
-out["builder"] = run.build()
+out["builders"] = []
+for script in job["scripts"]:
+    run = RunBuilder()
+    tests = {}
+    for step in script:
+        if step["call"] in ("start", "complete") and step.get("test") is None:
+            getattr(run, step["call"])(**step["kwargs"])
+        elif step["call"] == "add_test":
+            tests[step["test"]] = run.add_test(step["test"])
+        else:
+            getattr(tests[step["test"]], step["call"])(**step["kwargs"])
+    out["builders"].append(run.build())
 json.dump(out, sys.stdout)
 """
 
@@ -213,6 +215,62 @@ def _builder_script() -> list[dict[str, Any]]:
     return steps
 
 
+def _random_script(rng: random.Random) -> list[dict[str, Any]]:
+    """A random but valid sequence of builder calls (indices repeat, statuses vary)."""
+    steps: list[dict[str, Any]] = []
+    if rng.random() < 0.8:
+        steps.append({"call": "start", "kwargs": {}})
+    ids = [f"t{n}" for n in range(rng.randint(0, 4))]
+    for test in ids:
+        steps.append({"test": test, "call": "add_test", "kwargs": {}})
+        if rng.random() < 0.8:
+            steps.append({"test": test, "call": "start", "kwargs": {}})
+    for _ in range(rng.randint(0, 25) if ids else 0):
+        test = rng.choice(ids)
+        index: dict[str, Any] = {}
+        if rng.random() < 0.5:
+            index = {"action_index": rng.randint(0, 4)}
+        kind = rng.randrange(4)
+        if kind == 0:
+            kwargs = {"text": rng.choice(["hi", ""]), "description": "d", **index}
+            steps.append({"test": test, "call": "add_user_text", "kwargs": kwargs})
+        elif kind == 1:
+            call = {"name": rng.choice(NAMES), "arguments": _args(rng)}
+            other = {"name": rng.choice(NAMES), "arguments_json": json.dumps(_args(rng))}
+            kwargs = {
+                "expected": other,
+                "actual": call,
+                "match_status": rng.choice(["exact", "partial", "mismatch"]),
+                "argument_comparison": {
+                    "matching": {},
+                    "different": {},
+                    "missing": {},
+                    "extra": {},
+                },
+                **index,
+            }
+            steps.append({"test": test, "call": "add_tool_call", "kwargs": kwargs})
+        elif kind == 2:
+            kwargs = {
+                "expected_response": {"text": "e"},
+                "actual_response": {"text": rng.choice(["a", ""])},
+                "match_status": rng.choice(["exact", "similar", "divergent", "pending"]),
+                **index,
+            }
+            if rng.random() < 0.6:
+                kwargs["semantic_similarity"] = rng.choice([0.0, 0.125, 0.335, 0.5, 0.555, 1])
+            steps.append({"test": test, "call": "add_agent_response", "kwargs": kwargs})
+        else:
+            steps.append({"test": test, "call": "set_vm_stream", "kwargs": {"provider": "p"}})
+    for test in ids:
+        if rng.random() < 0.8:
+            status = rng.choice(["completed", "completed", "failed", "stopped"])
+            steps.append({"test": test, "call": "complete", "kwargs": {"status": status}})
+    if rng.random() < 0.8:
+        steps.append({"call": "complete", "kwargs": {}})
+    return steps
+
+
 def _our_builder(script: list[dict[str, Any]]) -> dict[str, Any]:
     run = RunBuilder()
     tests: dict[str, Any] = {}
@@ -241,12 +299,14 @@ class TableAgent:
 
 
 def test_runner_and_builder_match_the_published_package() -> None:
-    """Over 300 random scenarios (sequential and 4 workers) and a builder script, the built
-    documents equal the published package's once timestamps are dropped."""
+    """Over 300 random scenarios (sequential and 4 workers) and 301 builder scripts (one
+    hand-written, the rest random), the documents equal the published package's once
+    timestamps are dropped."""
     folder = published_client_path()  # skips the test when the package cannot be had
     job = _corpus(seed=7, scenarios=300)
     job["workers"] = [1, 4]
-    job["script"] = _builder_script()
+    rng = random.Random(3)
+    job["scripts"] = [_builder_script()] + [_random_script(rng) for _ in range(300)]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(folder)
     child = subprocess.run(
@@ -277,10 +337,12 @@ def test_runner_and_builder_match_the_published_package() -> None:
         assert ours == drop_timestamps(their_doc)
         produced = len(ours["tests"])
     assert produced > 200  # most scenarios had actions, so the comparison was not vacuous
+    assert len(theirs["builders"]) == len(job["scripts"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        ours_builder = json.loads(json.dumps(drop_timestamps(_our_builder(job["script"]))))
-    assert ours_builder == drop_timestamps(theirs["builder"])
+        for script, their_doc in zip(job["scripts"], theirs["builders"], strict=True):
+            ours_builder = json.loads(json.dumps(drop_timestamps(_our_builder(script))))
+            assert ours_builder == drop_timestamps(their_doc), script
 
 
 def test_optimal_pairing_only_changes_who_pairs_with_whom() -> None:
