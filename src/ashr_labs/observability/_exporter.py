@@ -37,6 +37,7 @@ from .._errors import AshrLabsError, ConfigurationError, RequestTimeoutError, Tr
 from .._http import Transport
 from .._safety import suppress_instrumentation
 from .._settings import ASHR_LABS_API_KEY, ASHR_LABS_BASE_URL, ASHR_LABS_TIMEOUT, DEFAULT_BASE_URL
+from ._context import lookup_trace
 from ._mapping import build_trace_payload, is_local_root, is_relevant
 from ._options import TracingOptions
 from ._ratelimit import log_limited, warn_limited
@@ -332,6 +333,8 @@ class AshrSpanExporter(SpanExporter):
         )
 
     def _payload(self, item: _Ready, value_cap: int | None) -> dict[str, Any]:
+        state = lookup_trace(item.trace_id) if item.incomplete else None
+        open_root = state.root if state is not None else None
         payload = build_trace_payload(
             item.spans,
             trace_id=item.trace_id,
@@ -339,6 +342,7 @@ class AshrSpanExporter(SpanExporter):
             dropped_spans=item.dropped,
             options=self.options,
             value_cap=value_cap,
+            open_root=open_root if isinstance(open_root, ReadableSpan) else None,
         )
         if value_cap is None:
             size = len(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
@@ -352,6 +356,7 @@ class AshrSpanExporter(SpanExporter):
                     dropped_spans=item.dropped,
                     options=self.options,
                     value_cap=min(per_value, self.options.max_value_bytes),
+                    open_root=open_root if isinstance(open_root, ReadableSpan) else None,
                 )
         return payload
 

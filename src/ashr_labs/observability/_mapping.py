@@ -308,8 +308,12 @@ def build_trace_payload(
     dropped_spans: int = 0,
     options: TracingOptions | None = None,
     value_cap: int | None = None,
+    open_root: ReadableSpan | None = None,
 ) -> dict[str, Any]:
-    """The ingest payload for one trace's finished spans (creation order, protocol §2.2)."""
+    """The ingest payload for one trace's finished spans (creation order, protocol §2.2).
+
+    ``open_root``: the still-open Ashr root of a partial trace, read for the trace header only.
+    """
     mapper = _Mapper(options, value_cap)
     ordered = sorted(spans, key=lambda s: s.start_time or 0)
     present = {s.context.span_id for s in ordered if s.context is not None}
@@ -332,7 +336,11 @@ def build_trace_payload(
         for index, event in enumerate(ashr_root.events):
             observations.append(mapper.event(ashr_root, event, index, None, True))
     observations.sort(key=lambda o: o.get("start_time") or "")
-    payload = _trace_header(ashr_root, root, ordered, mapper)
+    if root is None and open_root is not None and _root_type(open_root) == "trace":
+        payload = _trace_header(open_root, None, ordered, mapper)
+        payload["start_time"] = format_time(open_root.start_time)
+    else:
+        payload = _trace_header(ashr_root, root, ordered, mapper)
     payload["id"] = format(trace_id, "032x")
     payload["observations"] = observations
     if incomplete or dropped_spans or root is None:

@@ -232,9 +232,10 @@ class AshrBatchSpanProcessor(SpanProcessor):
         """
         deadline = time.monotonic() + max(0.0, timeout_s)
         with self._lock:
-            if self._stopped:
-                return self._report_unlocked_safe()
+            already = self._stopped or self._stopping
             self._stopping = True
+        if already:
+            return self.report()
         self.exporter.set_hard_deadline(deadline)
         worker = self._worker
         if worker is not None and worker.is_alive():
@@ -248,9 +249,6 @@ class AshrBatchSpanProcessor(SpanProcessor):
             with internal_errors():
                 self.exporter.flush_open_buffers()
             self.exporter.shutdown()
-        return self.report()
-
-    def _report_unlocked_safe(self) -> dict[str, Any]:
         return self.report()
 
     def lost_count(self) -> int:
