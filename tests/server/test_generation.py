@@ -299,6 +299,11 @@ def test_strategy_focus_and_exclude() -> None:
     # error_handling is left with out_of_range, which process_refund cannot support.
     assert {r["kind"] for r in runs.values()} == {"happy_path", "boundary"}
     assert {r["tool"] for r in runs.values()} == {"process_refund"}
+    chained = _config(
+        num_variations=6, exclude=["lookup_order"], complexity_distribution={"complex": 1.0}
+    )
+    source = generate_dataset_source(chained, request_name="c").dataset_source
+    assert {c["name"] for c in _calls(source)} == {"process_refund"}  # not even in chains
 
 
 def test_agents_without_tools_get_text_only_scenarios() -> None:

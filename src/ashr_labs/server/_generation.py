@@ -95,8 +95,13 @@ def _excluded(names: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
     return any(name.lower() in keys for name in names)
 
 
+def _allowed_tools(config: GenerationConfig) -> tuple[Tool, ...]:
+    return tuple(t for t in config.tools if not _excluded((t.name,), config.exclude))
+
+
 def _tool_order(config: GenerationConfig) -> list[Tool]:
-    tools = [t for t in config.tools if not _excluded((t.name,), config.exclude)]
+    """The rotation of primary tools: focus-area tools first (only them when ``focused``)."""
+    tools = list(_allowed_tools(config))
     focus = set().union(*(_words(f) for f in config.focus_areas)) if config.focus_areas else set()
     focused = [t for t in tools if focus & _words(f"{t.name} {t.description}")]
     if config.strategy == "focused" and focused:
@@ -226,7 +231,7 @@ def generate_dataset_source(config: dict[str, Any], *, request_name: str) -> Gen
         finally:
             client.close()
     else:
-        writer = ScenarioWriter(parsed, rng)
+        writer = ScenarioWriter(parsed, rng, _allowed_tools(parsed))
         runs = {f"scenario_{i:03d}": writer.write(slot) for i, slot in enumerate(slots, start=1)}
         source = {"runs": runs}
     name = parsed.dataset_name or request_name.strip() or f"{parsed.agent_name} dataset"

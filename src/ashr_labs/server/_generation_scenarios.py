@@ -97,9 +97,13 @@ def _call(tool: Tool, args: dict[str, Any]) -> dict[str, str]:
 class ScenarioWriter:
     """Builds scenarios for one config from one seeded ``random.Random``."""
 
-    def __init__(self, config: GenerationConfig, rng: random.Random) -> None:
+    def __init__(
+        self, config: GenerationConfig, rng: random.Random, tools: tuple[Tool, ...] | None = None
+    ) -> None:
         self.config = config
         self.rng = rng
+        self.tools = config.tools if tools is None else tools
+        """The tools scenarios may use (chains pick partners among them)."""
         self.values = ValueMaker(rng, config.hints)
         persona = (config.persona_type or "").strip().lower().replace(" ", "_")
         self.actor = "user" if persona in _RESERVED_ACTORS else persona
@@ -173,7 +177,7 @@ class ScenarioWriter:
             title, actions = self._text_only(slot.kind)
         else:
             title, actions, args = getattr(self, f"_{slot.kind}")(slot.tool)
-            partner = partner_for(slot.tool, self.config.tools)
+            partner = partner_for(slot.tool, self.tools)
             lookup_first = (
                 slot.complexity == "complex"
                 and slot.kind in ("happy_path", "boundary", "edge_case")
@@ -306,7 +310,7 @@ class ScenarioWriter:
         self, tool: Tool, args: dict[str, Any], partner: Tool | None = None, *, before: bool = False
     ) -> list[Action]:
         """A turn with a second tool sharing ``args``' values (before or after the main turn)."""
-        partner = partner or partner_for(tool, self.config.tools)
+        partner = partner or partner_for(tool, self.tools)
         if partner is None:
             again = self.args(tool)
             return self.turn(tool, again, f"One more, please. {_details(again)}", "ask_again")
