@@ -36,6 +36,12 @@ with client.trace("handle-ticket", user_id="user_42", session_id="conv_abc",
         pass
     trace.event("guardrail-check", input={"passed": True})
 first = trace.trace_id
+try:
+    with client.trace("crashing") as crashed:
+        crashed.span("step").end()
+        raise RuntimeError("agent fell over")
+except RuntimeError:
+    pass
 again = trace.end(output={"resolution": "done"})   # ending twice sends the trace twice
 out = {
     "trace_id": first,
@@ -43,6 +49,7 @@ out = {
     "got": client.get_observability_trace(first),
     "listed": client.list_observability_traces(user_id="user_42"),
     "analytics": client.get_observability_analytics(days=7),
+    "crashed": client.get_observability_trace(crashed.trace_id),
     "errors": client.get_observability_errors(),
     "tool_errors": client.get_observability_tool_errors(),
 }
@@ -101,6 +108,12 @@ def test_published_client_trace_ingests_and_reads_back(local_server: Any) -> Non
     assert out["second_id"] not in (None, out["trace_id"])
     assert out["listed"]["total"] == 2
     overview = out["analytics"]["overview"]
-    assert (overview["total_traces"], overview["total_input_tokens"]) == (2, 100)
+    assert (overview["total_traces"], overview["total_input_tokens"]) == (3, 100)
     assert (overview["total_tool_calls"], overview["error_rate"]) == (4, 1.0)
-    assert out["errors"]["total"] == 2 and out["tool_errors"]["total"] == 2
+    assert out["tool_errors"]["total"] == 2
+    # A trace whose ``with`` block raised is flushed with output {"error": ...}: an error trace.
+    crashed = out["crashed"]["trace"]
+    assert crashed["output"] == {"error": "RuntimeError: agent fell over"}
+    assert crashed["has_error"] is True
+    assert out["errors"]["total"] == 3
+    assert out["errors"]["traces"][0]["name"] == "crashing"  # newest first

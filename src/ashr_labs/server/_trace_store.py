@@ -339,6 +339,12 @@ def _trace_latency(
     return latency_ms(format_timestamp(first), format_timestamp(last)), start_text
 
 
+def _is_error_output(output: Any) -> bool:
+    """The published client's only trace-level error mark: a trace whose ``with`` block raised
+    is sent with ``output={"error": "<ExceptionClass>: <message>"}``."""
+    return isinstance(output, dict) and len(output) == 1 and isinstance(output.get("error"), str)
+
+
 def _write_trace(
     conn: sqlite3.Connection,
     tenant_id: int,
@@ -350,7 +356,7 @@ def _write_trace(
         _TRACE_TOTALS, (tenant_id, trace.trace_id)
     ).fetchone()
     trace_latency, started = _trace_latency(trace, first, last)
-    has_error = trace.level == ERROR_LEVEL or errors > 0
+    has_error = trace.level == ERROR_LEVEL or errors > 0 or _is_error_output(trace.output)
     conn.execute(
         """INSERT INTO obs_traces (tenant_id, trace_id, name, user_id, session_id, metadata, tags,
                input, output, start_time, end_time, level, status_message, root_observation_id,

@@ -108,7 +108,8 @@ def _error_traces(ctx: CallContext, body: dict[str, Any], *, tools_only: bool) -
 
 @rpc("get_observability_errors", feature=FEATURE, readonly=True)
 def get_observability_errors(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
-    """Traces with an ERROR observation (or ERROR root) in the window, most recent first."""
+    """Traces in the window with an ERROR observation, an ERROR root, or the published client's
+    failed-trace output ``{"error": "..."}``, most recent first."""
     return _error_traces(ctx, body, tools_only=False)
 
 
