@@ -227,7 +227,13 @@ def generate_dataset_source(config: dict[str, Any], *, request_name: str) -> Gen
     source: dict[str, Any]
     if client is not None:
         try:
-            source = generate_with_llm(parsed, slots, client, seed=_seed(config, request_name))
+            source = generate_with_llm(
+                parsed,
+                slots,
+                client,
+                tools=_allowed_tools(parsed),
+                seed=_seed(config, request_name),
+            )
         finally:
             client.close()
     else:

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ._generation_config import GenerationConfig, GenerationError
+from ._generation_config import GenerationConfig, GenerationError, Tool
 from ._generation_scenarios import Slot
 from ._generation_shape import check_dataset_source
 from ._llm import LlmClient, LlmError
@@ -39,7 +39,7 @@ exchange, moderate = one follow-up turn, complex = several turns chaining tools.
 follow each tool's JSON Schema. Only use the listed tools."""
 
 
-def _prompt(config: GenerationConfig, slots: list[Slot]) -> str:
+def _prompt(config: GenerationConfig, slots: list[Slot], tools: tuple[Tool, ...]) -> str:
     raw = config.raw
     agent = raw.get("agent") if isinstance(raw.get("agent"), Mapping) else {}
     brief = {
@@ -49,7 +49,7 @@ def _prompt(config: GenerationConfig, slots: list[Slot]) -> str:
             "system_prompt": agent.get("system_prompt") if isinstance(agent, Mapping) else None,
             "tools": [
                 {"name": t.name, "description": t.description, "parameters": dict(t.parameters)}
-                for t in config.tools
+                for t in tools
             ],
         },
         "context": {
@@ -85,11 +85,17 @@ def _normalise_calls(scenario: Any) -> None:
 
 
 def generate_with_llm(
-    config: GenerationConfig, slots: list[Slot], client: LlmClient, *, seed: int
+    config: GenerationConfig,
+    slots: list[Slot],
+    client: LlmClient,
+    *,
+    tools: tuple[Tool, ...],
+    seed: int,
 ) -> dict[str, Any]:
-    """Ask the model for the planned scenarios and return a checked ``dataset_source``."""
+    """Ask the model for the planned scenarios (using only ``tools``) and return a checked
+    ``dataset_source``."""
     try:
-        answer = client.complete_json(_SYSTEM, _prompt(config, slots), seed=seed % 2**31)
+        answer = client.complete_json(_SYSTEM, _prompt(config, slots, tools), seed=seed % 2**31)
     except LlmError as exc:
         raise GenerationError(f"LLM generation failed: {exc}") from exc
     scenarios = answer.get("scenarios")
@@ -101,7 +107,7 @@ def generate_with_llm(
         runs[f"scenario_{i:03d}"] = scenario
     source = {"runs": runs}
     try:
-        check_dataset_source(source, tool_names=[t.name for t in config.tools], count=len(slots))
+        check_dataset_source(source, tool_names=[t.name for t in tools], count=len(slots))
     except GenerationError as exc:
         raise GenerationError(f"LLM answer unusable: {exc}") from exc
     for scenario, slot in zip(runs.values(), slots, strict=True):
