@@ -52,8 +52,9 @@ def exporter(tenant: Rpc, **kwargs: Any) -> OTLPSpanExporter:
     )
 
 
-def post(tenant: Rpc | None, body: bytes, content_type: str = PROTOBUF,
-         **headers: str) -> requests.Response:
+def post(
+    tenant: Rpc | None, body: bytes, content_type: str = PROTOBUF, **headers: str
+) -> requests.Response:
     sent = {"Content-Type": content_type, **headers}
     if tenant is not None:
         sent.setdefault("Authorization", f"Bearer {tenant.api_key}")
@@ -64,33 +65,52 @@ def post(tenant: Rpc | None, body: bytes, content_type: str = PROTOBUF,
 def agent_run(provider: TracerProvider) -> None:
     """An Ashr-shaped trace: root + Ashr generation + GenAI chat span + failing tool + event."""
     tracer = provider.get_tracer("ashr_labs")
-    with tracer.start_as_current_span("handle", attributes={
-        "ashr.observation.type": "trace", "ashr.trace.name": "handle-ticket",
-        "ashr.trace.user_id": "user_42", "ashr.trace.session_id": "conv_abc",
-        "ashr.trace.tags": ["prod", "eu"], "ashr.trace.metadata": json.dumps({"tier": "gold"}),
-        "ashr.trace.input": json.dumps({"q": "reset"}),
-        "ashr.trace.output": json.dumps({"resolution": "done"}),
-    }) as root:
-        with tracer.start_as_current_span("classify", attributes={
-            "ashr.observation.type": "generation",
-            "ashr.observation.input": json.dumps([{"role": "user", "content": "help"}]),
-            "ashr.observation.output": json.dumps({"intent": "reset"}),
-            "ashr.observation.model": "claude-sonnet-4-6",
-            "ashr.observation.usage": json.dumps({"input_tokens": 50, "output_tokens": 12}),
+    with tracer.start_as_current_span(
+        "handle",
+        attributes={
+            "ashr.observation.type": "trace",
+            "ashr.trace.name": "handle-ticket",
             "ashr.trace.user_id": "user_42",
-        }):
+            "ashr.trace.session_id": "conv_abc",
+            "ashr.trace.tags": ["prod", "eu"],
+            "ashr.trace.metadata": json.dumps({"tier": "gold"}),
+            "ashr.trace.input": json.dumps({"q": "reset"}),
+            "ashr.trace.output": json.dumps({"resolution": "done"}),
+        },
+    ) as root:
+        with tracer.start_as_current_span(
+            "classify",
+            attributes={
+                "ashr.observation.type": "generation",
+                "ashr.observation.input": json.dumps([{"role": "user", "content": "help"}]),
+                "ashr.observation.output": json.dumps({"intent": "reset"}),
+                "ashr.observation.model": "claude-sonnet-4-6",
+                "ashr.observation.usage": json.dumps({"input_tokens": 50, "output_tokens": 12}),
+                "ashr.trace.user_id": "user_42",
+            },
+        ):
             pass
         other = provider.get_tracer("opentelemetry.instrumentation.openai_v2")
-        with other.start_as_current_span("chat gpt-4o", attributes={
-            "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
-            "gen_ai.response.model": "gpt-4o-2024-08-06", "gen_ai.usage.input_tokens": 9,
-            "gen_ai.usage.output_tokens": 4, "gen_ai.request.temperature": 0.2,
-        }) as chat:
+        with other.start_as_current_span(
+            "chat gpt-4o",
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": "gpt-4o",
+                "gen_ai.response.model": "gpt-4o-2024-08-06",
+                "gen_ai.usage.input_tokens": 9,
+                "gen_ai.usage.output_tokens": 4,
+                "gen_ai.request.temperature": 0.2,
+            },
+        ) as chat:
             chat.add_event("gen_ai.user.message", {"content": "hi"})
             chat.add_event("gen_ai.choice", {"index": 0, "finish_reason": "stop"})
-        with tracer.start_as_current_span("tool:reset_password", attributes={
-            "ashr.observation.type": "span", "ashr.observation.input": json.dumps({"u": 42}),
-        }) as tool:
+        with tracer.start_as_current_span(
+            "tool:reset_password",
+            attributes={
+                "ashr.observation.type": "span",
+                "ashr.observation.input": json.dumps({"u": 42}),
+            },
+        ) as tool:
             tool.set_status(Status(StatusCode.ERROR, "PermissionError: denied"))
         root.add_event("guardrail-check", {"ashr.observation.input": json.dumps({"ok": True})})
 
@@ -108,10 +128,16 @@ def test_stock_exporter_protobuf_trace_reads_back_mapped(tenant: Rpc, recorder: 
 
     trace_id = format(spans[0].context.trace_id, "032x")
     trace = tenant.ok("get_observability_trace", trace_id=trace_id)["trace"]
-    assert {k: trace[k] for k in ("name", "user_id", "session_id", "tags", "metadata", "input",
-                                  "output")} == {
-        "name": "handle-ticket", "user_id": "user_42", "session_id": "conv_abc",
-        "tags": ["prod", "eu"], "metadata": {"tier": "gold"}, "input": {"q": "reset"},
+    assert {
+        k: trace[k]
+        for k in ("name", "user_id", "session_id", "tags", "metadata", "input", "output")
+    } == {
+        "name": "handle-ticket",
+        "user_id": "user_42",
+        "session_id": "conv_abc",
+        "tags": ["prod", "eu"],
+        "metadata": {"tier": "gold"},
+        "input": {"q": "reset"},
         "output": {"resolution": "done"},
     }
     by_name = {o["name"]: o for o in trace["observations"]}
@@ -119,19 +145,30 @@ def test_stock_exporter_protobuf_trace_reads_back_mapped(tenant: Rpc, recorder: 
     assert all(o["parent_observation_id"] is None for o in by_name.values())
     classify = by_name["classify"]
     assert (classify["type"], classify["model"], classify["usage"], classify["input"]) == (
-        "generation", "claude-sonnet-4-6", {"input_tokens": 50, "output_tokens": 12},
-        [{"role": "user", "content": "help"}])
+        "generation",
+        "claude-sonnet-4-6",
+        {"input_tokens": 50, "output_tokens": 12},
+        [{"role": "user", "content": "help"}],
+    )
     chat = by_name["chat gpt-4o"]
     assert (chat["type"], chat["model"], chat["usage"]) == (
-        "generation", "gpt-4o-2024-08-06", {"input_tokens": 9, "output_tokens": 4})
+        "generation",
+        "gpt-4o-2024-08-06",
+        {"input_tokens": 9, "output_tokens": 4},
+    )
     assert chat["input"] == [{"role": "user", "content": "hi"}]
     assert chat["output"] == [{"index": 0, "finish_reason": "stop"}]
     assert chat["metadata"]["gen_ai.request.temperature"] == 0.2
     tool = by_name["tool:reset_password"]
     assert (tool["level"], tool["status_message"], tool["input"]) == (
-        "ERROR", "PermissionError: denied", {"u": 42})
+        "ERROR",
+        "PermissionError: denied",
+        {"u": 42},
+    )
     assert (by_name["guardrail-check"]["type"], by_name["guardrail-check"]["input"]) == (
-        "event", {"ok": True})
+        "event",
+        {"ok": True},
+    )
     assert trace["has_error"] is True and trace["total_tokens"] == 75
     assert tenant.ok("get_observability_tool_errors")["total"] == 1
 
@@ -164,36 +201,87 @@ def test_f57_the_same_batch_twice_leaves_one_copy(tenant: Rpc, recorder: Any) ->
     assert listed["traces"][0]["observation_count"] == 4
 
 
-def otlp_json_span(trace: str, span: str, name: str, *, parent: str = "",
-                   attributes: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
-    return {"traceId": trace, "spanId": span, "parentSpanId": parent, "name": name, "kind": 1,
-            "startTimeUnixNano": "1767225600000000000", "endTimeUnixNano": "1767225601500000000",
-            "attributes": attributes or [], **extra}
+def otlp_json_span(
+    trace: str,
+    span: str,
+    name: str,
+    *,
+    parent: str = "",
+    attributes: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "traceId": trace,
+        "spanId": span,
+        "parentSpanId": parent,
+        "name": name,
+        "kind": 1,
+        "startTimeUnixNano": "1767225600000000000",
+        "endTimeUnixNano": "1767225601500000000",
+        "attributes": attributes or [],
+        **extra,
+    }
 
 
 def test_otlp_json_with_hex_ids_openllmetry_attributes_and_a_bad_span(tenant: Rpc) -> None:
     """OTLP JSON (hex ids) maps like protobuf; OpenLLMetry's indexed prompt attributes become the
     generation's messages; a malformed span id is rejected with ``partial_success``."""
     trace = "5b8efff798038103d269b633813fc60c"
-    doc = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{
-        "scope": {"name": "opentelemetry.instrumentation.openai"},
-        "spans": [
-            otlp_json_span(trace, "eee19b7ec3c1b174", "workflow"),
-            otlp_json_span(trace, "eee19b7ec3c1b175", "openai.chat", parent="eee19b7ec3c1b174",
-                           attributes=[
-                {"key": "gen_ai.system", "value": {"stringValue": "openai"}},
-                {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o-mini"}},
-                {"key": "gen_ai.usage.prompt_tokens", "value": {"intValue": "11"}},
-                {"key": "gen_ai.usage.completion_tokens", "value": {"intValue": 5}},
-                {"key": "gen_ai.prompt.0.role", "value": {"stringValue": "user"}},
-                {"key": "gen_ai.prompt.0.content", "value": {"stringValue": "hello"}},
-                {"key": "gen_ai.completion.0.role", "value": {"stringValue": "assistant"}},
-                {"key": "gen_ai.completion.0.content", "value": {"stringValue": "hi!"}},
-            ], status={"code": 2, "message": "rate limited"}),
-            otlp_json_span(trace, "not-hex", "broken"),
-            otlp_json_span(trace, "eee19b7ec3c1b176", "orphan", parent="xyz"),
-        ],
-    }]}]}
+    doc = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": []},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "opentelemetry.instrumentation.openai"},
+                        "spans": [
+                            otlp_json_span(trace, "eee19b7ec3c1b174", "workflow"),
+                            otlp_json_span(
+                                trace,
+                                "eee19b7ec3c1b175",
+                                "openai.chat",
+                                parent="eee19b7ec3c1b174",
+                                attributes=[
+                                    {"key": "gen_ai.system", "value": {"stringValue": "openai"}},
+                                    {
+                                        "key": "gen_ai.request.model",
+                                        "value": {"stringValue": "gpt-4o-mini"},
+                                    },
+                                    {
+                                        "key": "gen_ai.usage.prompt_tokens",
+                                        "value": {"intValue": "11"},
+                                    },
+                                    {
+                                        "key": "gen_ai.usage.completion_tokens",
+                                        "value": {"intValue": 5},
+                                    },
+                                    {
+                                        "key": "gen_ai.prompt.0.role",
+                                        "value": {"stringValue": "user"},
+                                    },
+                                    {
+                                        "key": "gen_ai.prompt.0.content",
+                                        "value": {"stringValue": "hello"},
+                                    },
+                                    {
+                                        "key": "gen_ai.completion.0.role",
+                                        "value": {"stringValue": "assistant"},
+                                    },
+                                    {
+                                        "key": "gen_ai.completion.0.content",
+                                        "value": {"stringValue": "hi!"},
+                                    },
+                                ],
+                                status={"code": 2, "message": "rate limited"},
+                            ),
+                            otlp_json_span(trace, "not-hex", "broken"),
+                            otlp_json_span(trace, "eee19b7ec3c1b176", "orphan", parent="xyz"),
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
     response = post(tenant, json.dumps(doc).encode(), "application/json")
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "application/json"
@@ -207,7 +295,10 @@ def test_otlp_json_with_hex_ids_openllmetry_attributes_and_a_bad_span(tenant: Rp
     by_name = {o["name"]: o for o in got["observations"]}
     chat = by_name["openai.chat"]
     assert (chat["type"], chat["model"], chat["parent_observation_id"]) == (
-        "generation", "gpt-4o-mini", "eee19b7ec3c1b174")
+        "generation",
+        "gpt-4o-mini",
+        "eee19b7ec3c1b174",
+    )
     assert chat["usage"] == {"input_tokens": 11, "output_tokens": 5}
     assert chat["input"] == [{"role": "user", "content": "hello"}]
     assert chat["output"] == [{"role": "assistant", "content": "hi!"}]
@@ -256,7 +347,11 @@ def status_of(response: requests.Response) -> status_pb2.Status:
     ],
 )
 def test_f57_bad_requests_get_an_otlp_status_not_the_rpc_envelope(
-    tenant: Rpc, body: bytes, content_type: str, headers: dict[str, str], expected: int,
+    tenant: Rpc,
+    body: bytes,
+    content_type: str,
+    headers: dict[str, str],
+    expected: int,
     says: str,
 ) -> None:
     """Each bad body, type, encoding or key: the right status and a ``google.rpc.Status`` body

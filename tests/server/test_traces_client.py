@@ -25,7 +25,11 @@ def test_our_client_traces_into_the_local_server_and_reads_back(local_server: An
 
         got = client.get_observability_trace(trace.trace_id)["trace"]
         assert (got["id"], got["name"], got["user_id"], got["tags"]) == (
-            trace.trace_id, "handle", "u1", ["x"])
+            trace.trace_id,
+            "handle",
+            "u1",
+            ["x"],
+        )
         by_name = {o["name"]: o for o in got["observations"]}
         assert (by_name["plan"]["type"], by_name["plan"]["model"]) == ("generation", "m")
         assert by_name["found"]["parent_observation_id"] == by_name["tool:search"]["id"]

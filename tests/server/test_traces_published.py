@@ -77,7 +77,11 @@ def run_published(api_key: str, url: str) -> dict[str, Any]:
     env["PYTHONPATH"] = str(published_path())
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, api_key, url],
-        capture_output=True, text=True, timeout=60, env=env, cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd="/",
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -91,14 +95,21 @@ def test_published_client_trace_ingests_and_reads_back(local_server: Any) -> Non
     assert out["trace_id"] and len(out["trace_id"]) == 32
     trace = out["got"]["trace"]
     assert (trace["name"], trace["user_id"], trace["session_id"], trace["tags"]) == (
-        "handle-ticket", "user_42", "conv_abc", ["prod"])
+        "handle-ticket",
+        "user_42",
+        "conv_abc",
+        ["prod"],
+    )
     assert trace["metadata"] == {"tier": "gold"}
     names = [o["name"] for o in trace["observations"]]
     assert names == ["classify", "tool:search", "tool:reset_password", "guardrail-check"]
     classify, nested, failed, event = trace["observations"]
     assert (classify["type"], classify["model"], classify["usage"], classify["output"]) == (
-        "generation", "claude-sonnet-4-6", {"input_tokens": 50, "output_tokens": 12},
-        {"intent": "reset"})
+        "generation",
+        "claude-sonnet-4-6",
+        {"input_tokens": 50, "output_tokens": 12},
+        {"intent": "reset"},
+    )
     assert nested["parent_observation_id"] == classify["id"]
     assert (failed["level"], failed["status_message"]) == ("ERROR", "PermissionError: denied")
     assert (event["type"], event["input"]) == ("event", {"passed": True})

@@ -31,41 +31,88 @@ def tenant(local_server: Any) -> Rpc:
 
 def test_ingest_published_shape_gets_a_server_id_and_reads_back(tenant: Rpc) -> None:
     """The published client's body (no id) is stored as sent and read back with every key."""
-    gen = span("classify", kind="generation", input=[{"role": "user", "content": "help"}],
-               model="claude-sonnet-4-6", output={"intent": "reset"},
-               usage={"input_tokens": 50, "output_tokens": 12})
-    tool = span("tool:search", parent=gen["id"], input={"q": "x"}, output=[1, 2],
-                level="ERROR", status_message="ValueError: boom")
+    gen = span(
+        "classify",
+        kind="generation",
+        input=[{"role": "user", "content": "help"}],
+        model="claude-sonnet-4-6",
+        output={"intent": "reset"},
+        usage={"input_tokens": 50, "output_tokens": 12},
+    )
+    tool = span(
+        "tool:search",
+        parent=gen["id"],
+        input={"q": "x"},
+        output=[1, 2],
+        level="ERROR",
+        status_message="ValueError: boom",
+    )
     event = span("guardrail", kind="event", input={"passed": True}, level="WARNING")
     open_span = span("never-ended", end=None)
-    body = published_trace("handle", [gen, tool, event, open_span], user_id="u1",
-                           session_id="s1", metadata={"k": "v"}, tags=["a", "b"],
-                           output={"resolution": "done"})
+    body = published_trace(
+        "handle",
+        [gen, tool, event, open_span],
+        user_id="u1",
+        session_id="s1",
+        metadata={"k": "v"},
+        tags=["a", "b"],
+        output={"resolution": "done"},
+    )
     answer = tenant.ok("ingest_observability_trace", trace=body)
     assert re.fullmatch(r"[0-9a-f]{32}", answer["trace_id"])
 
     trace = tenant.ok("get_observability_trace", trace_id=answer["trace_id"])["trace"]
-    assert {k: trace[k] for k in ("id", "name", "user_id", "session_id", "metadata", "tags",
-                                  "output")} == {
-        "id": answer["trace_id"], "name": "handle", "user_id": "u1", "session_id": "s1",
-        "metadata": {"k": "v"}, "tags": ["a", "b"], "output": {"resolution": "done"},
+    assert {
+        k: trace[k] for k in ("id", "name", "user_id", "session_id", "metadata", "tags", "output")
+    } == {
+        "id": answer["trace_id"],
+        "name": "handle",
+        "user_id": "u1",
+        "session_id": "s1",
+        "metadata": {"k": "v"},
+        "tags": ["a", "b"],
+        "output": {"resolution": "done"},
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", trace["created_at"])
     assert [o["id"] for o in trace["observations"]] == [
-        gen["id"], tool["id"], event["id"], open_span["id"]
+        gen["id"],
+        tool["id"],
+        event["id"],
+        open_span["id"],
     ]
-    keys = {"id", "name", "type", "parent_observation_id", "input", "output", "metadata",
-            "model", "usage", "level", "status_message", "start_time", "end_time"}
+    keys = {
+        "id",
+        "name",
+        "type",
+        "parent_observation_id",
+        "input",
+        "output",
+        "metadata",
+        "model",
+        "usage",
+        "level",
+        "status_message",
+        "start_time",
+        "end_time",
+    }
     first, second, third, fourth = trace["observations"]
     assert keys <= set(first)
-    assert first == {**first, "type": "generation", "model": "claude-sonnet-4-6",
-                     "usage": {"input_tokens": 50, "output_tokens": 12},
-                     "output": {"intent": "reset"}, "parent_observation_id": None,
-                     "input": [{"role": "user", "content": "help"}],
-                     "start_time": "2026-01-01T00:00:00.000000Z",
-                     "end_time": "2026-01-01T00:00:01.000000Z"}
+    assert first == {
+        **first,
+        "type": "generation",
+        "model": "claude-sonnet-4-6",
+        "usage": {"input_tokens": 50, "output_tokens": 12},
+        "output": {"intent": "reset"},
+        "parent_observation_id": None,
+        "input": [{"role": "user", "content": "help"}],
+        "start_time": "2026-01-01T00:00:00.000000Z",
+        "end_time": "2026-01-01T00:00:01.000000Z",
+    }
     assert (second["parent_observation_id"], second["level"], second["status_message"]) == (
-        gen["id"], "ERROR", "ValueError: boom")
+        gen["id"],
+        "ERROR",
+        "ValueError: boom",
+    )
     assert (third["type"], third["level"], third["end_time"]) == ("event", "WARNING", None)
     assert fourth["end_time"] is None
     assert trace["observation_count"] == 4 and trace["has_error"] is True
@@ -75,21 +122,29 @@ def test_ingest_published_shape_gets_a_server_id_and_reads_back(tenant: Rpc) -> 
 def test_ingest_our_shape_keeps_the_client_trace_id(tenant: Rpc) -> None:
     """Our exporter's extra keys (OTel id, times, input, partial marks) are optional and kept."""
     tid = trace_id().upper()
-    body = published_trace("ours", [span("step")], id=tid, input={"q": 1},
-                           start_time="2026-01-01T00:00:00Z", end_time="2026-01-01T00:00:03Z",
-                           incomplete=True, dropped_spans=2)
+    body = published_trace(
+        "ours",
+        [span("step")],
+        id=tid,
+        input={"q": 1},
+        start_time="2026-01-01T00:00:00Z",
+        end_time="2026-01-01T00:00:03Z",
+        incomplete=True,
+        dropped_spans=2,
+    )
     assert tenant.ok("ingest_observability_trace", trace=body)["trace_id"] == tid.lower()
     trace = tenant.ok("get_observability_trace", trace_id=tid.lower())["trace"]
     assert trace["input"] == {"q": 1}
     assert (trace["start_time"], trace["end_time"]) == (
-        "2026-01-01T00:00:00.000000Z", "2026-01-01T00:00:03.000000Z")
+        "2026-01-01T00:00:00.000000Z",
+        "2026-01-01T00:00:03.000000Z",
+    )
     assert trace["latency_ms"] == 3000.0
     assert (trace["incomplete"], trace["dropped_spans"]) == (True, 2)
 
 
 def test_f10_a_retried_ingest_leaves_one_trace_without_duplicates(tenant: Rpc) -> None:
-    """The same trace sent twice (a retry after a lost reply) is one trace, each observation once.
-    """
+    """The same trace sent twice (a retry after a lost reply): one trace, each observation once."""
     tid = trace_id()
     body = published_trace("retry", [span("a"), span("b", kind="generation")], id=tid)
     for _ in range(2):
@@ -106,8 +161,9 @@ def test_f10_a_partial_send_then_the_complete_one_merge(tenant: Rpc) -> None:
     first = span("slow", end=None)
     partial = published_trace("p", [first], id=tid, incomplete=True)
     ended = {**first, "end_time": "2026-01-01T00:00:05.000000Z", "output": {"ok": True}}
-    complete = published_trace("p", [ended, span("later")], id=tid, incomplete=False,
-                               output={"done": 1})
+    complete = published_trace(
+        "p", [ended, span("later")], id=tid, incomplete=False, output={"done": 1}
+    )
     tenant.ok("ingest_observability_trace", trace=partial)
     tenant.ok("ingest_observability_trace", trace=complete)
     tenant.ok("ingest_observability_trace", trace=partial)
@@ -128,8 +184,9 @@ def test_f10_concurrent_sends_of_one_trace_merge_into_one(tenant: Rpc) -> None:
     pieces = [[span(f"s{i}-{j}") for j in range(5)] for i in range(4)]
     bodies = [published_trace("c", piece, id=tid) for piece in pieces for _ in range(2)]
     with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda b: tenant.call("ingest_observability_trace", trace=b),
-                                bodies))
+        answers = list(
+            pool.map(lambda b: tenant.call("ingest_observability_trace", trace=b), bodies)
+        )
     assert all(status == 200 for status, _ in answers), answers
     trace = tenant.ok("get_observability_trace", trace_id=tid)["trace"]
     names = [o["name"] for o in trace["observations"]]
@@ -143,8 +200,10 @@ def test_f44_a_trace_id_reused_by_another_tenant_stays_separate(local_server: An
     a, b, c = (new_tenant(local_server) for _ in range(3))
     tid = trace_id()
     a.ok("ingest_observability_trace", trace=published_trace("from-a", [span("x")], id=tid))
-    b.ok("ingest_observability_trace", trace=published_trace("from-b", [span("y"), span("z")],
-                                                             id=tid))
+    b.ok(
+        "ingest_observability_trace",
+        trace=published_trace("from-b", [span("y"), span("z")], id=tid),
+    )
     trace_a = a.ok("get_observability_trace", trace_id=tid)["trace"]
     trace_b = b.ok("get_observability_trace", trace_id=tid)["trace"]
     assert (trace_a["name"], len(trace_a["observations"])) == ("from-a", 1)
@@ -174,17 +233,27 @@ def test_f44_a_foreign_body_tenant_id_is_403_and_changes_nothing(local_server: A
     [
         (None, "trace: expected an object, got nothing"),
         ([1], "trace: expected an object, got [1]"),
-        ({"name": "t",
-          "observations": [span("a"), span("b"), span("c"), {**span("d"), "type": "x"}]},
-         'trace.observations[3].type: expected one of event, generation, span, got "x"'),
-        ({"name": "t", "observations": {"a": 1}},
-         'trace.observations: expected an array of observation objects, got {"a": 1}'),
-        ({"name": "t", "observations": [{"type": "span"}]},
-         "trace.observations[0].id: expected a non-empty string of at most 128 characters, "
-         "got nothing"),
+        (
+            {
+                "name": "t",
+                "observations": [span("a"), span("b"), span("c"), {**span("d"), "type": "x"}],
+            },
+            'trace.observations[3].type: expected one of event, generation, span, got "x"',
+        ),
+        (
+            {"name": "t", "observations": {"a": 1}},
+            'trace.observations: expected an array of observation objects, got {"a": 1}',
+        ),
+        (
+            {"name": "t", "observations": [{"type": "span"}]},
+            "trace.observations[0].id: expected a non-empty string of at most 128 characters, "
+            "got nothing",
+        ),
         ({"name": "t", "observations": [7]}, "trace.observations[0]: expected an object, got 7"),
-        ({"name": "t", "id": "xyz"}, 'trace.id: expected 32 hexadecimal characters, not all '
-                                     'zero, got "xyz"'),
+        (
+            {"name": "t", "id": "xyz"},
+            'trace.id: expected 32 hexadecimal characters, not all zero, got "xyz"',
+        ),
         ({"name": "t", "id": "0" * 32}, "trace.id: expected 32 hexadecimal characters"),
         ({"name": 5}, "trace.name: expected a string, got 5"),
         ({"name": "t", "tags": "a"}, 'trace.tags: expected an array of strings, got "a"'),
@@ -192,10 +261,14 @@ def test_f44_a_foreign_body_tenant_id_is_403_and_changes_nothing(local_server: A
         ({"name": "t", "metadata": [1]}, "trace.metadata: expected an object or null, got [1]"),
         ({"name": "t", "incomplete": "yes"}, 'trace.incomplete: expected a boolean, got "yes"'),
         ({"name": "t", "dropped_spans": -1}, "trace.dropped_spans: expected an integer 0–"),
-        ({"name": "t", "observations": [{**span("a"), "usage": 3}]},
-         "trace.observations[0].usage: expected an object or null, got 3"),
-        ({"name": "t", "observations": [{**span("a"), "start_time": 17}]},
-         "trace.observations[0].start_time: expected a string, got 17"),
+        (
+            {"name": "t", "observations": [{**span("a"), "usage": 3}]},
+            "trace.observations[0].usage: expected an object or null, got 3",
+        ),
+        (
+            {"name": "t", "observations": [{**span("a"), "start_time": 17}]},
+            "trace.observations[0].start_time: expected a string, got 17",
+        ),
     ],
 )
 def test_ingest_rejects_bad_shapes_with_422_naming_the_field(
@@ -209,12 +282,16 @@ def test_ingest_rejects_bad_shapes_with_422_naming_the_field(
 
 def test_timestamps_are_normalised_when_parseable_and_kept_otherwise(tenant: Rpc) -> None:
     """Offsets become UTC with six fraction digits; unparseable text is stored as given."""
-    obs = [span("a", start="2026-01-01T01:00:00.5+01:00", end="2026-01-01T00:00:01"),
-           span("b", start="yesterday", end=None)]
+    obs = [
+        span("a", start="2026-01-01T01:00:00.5+01:00", end="2026-01-01T00:00:01"),
+        span("b", start="yesterday", end=None),
+    ]
     tid = tenant.ok("ingest_observability_trace", trace=published_trace("t", obs))["trace_id"]
     got = tenant.ok("get_observability_trace", trace_id=tid)["trace"]["observations"]
     assert (got[0]["start_time"], got[0]["end_time"]) == (
-        "2026-01-01T00:00:00.500000Z", "2026-01-01T00:00:01.000000Z")
+        "2026-01-01T00:00:00.500000Z",
+        "2026-01-01T00:00:01.000000Z",
+    )
     assert got[1]["start_time"] == "yesterday"
 
 
@@ -222,13 +299,20 @@ def test_list_filters_pages_newest_first_and_matches_literally(tenant: Rpc) -> N
     """user/session filters match exact values (F48); pages of ``limit`` newest first; totals."""
     for hour in range(5):
         obs = [span("s", start=f"2026-02-01T0{hour}:00:00Z", end=f"2026-02-01T0{hour}:00:01Z")]
-        tenant.ok("ingest_observability_trace", trace=published_trace(
-            f"t{hour}", obs, user_id="u-even" if hour % 2 == 0 else "u-odd",
-            session_id=f"s{hour // 2}"))
+        tenant.ok(
+            "ingest_observability_trace",
+            trace=published_trace(
+                f"t{hour}",
+                obs,
+                user_id="u-even" if hour % 2 == 0 else "u-odd",
+                session_id=f"s{hour // 2}",
+            ),
+        )
     listed = tenant.ok("list_observability_traces", limit=2, page=1)
     assert ([t["name"] for t in listed["traces"]], listed["total"]) == (["t4", "t3"], 5)
-    assert [t["name"] for t in tenant.ok("list_observability_traces", limit=2, page=3)["traces"]
-            ] == ["t0"]
+    assert [
+        t["name"] for t in tenant.ok("list_observability_traces", limit=2, page=3)["traces"]
+    ] == ["t0"]
     evens = tenant.ok("list_observability_traces", user_id="u-even")
     assert ([t["name"] for t in evens["traces"]], evens["total"]) == (["t4", "t2", "t0"], 3)
     assert tenant.ok("list_observability_traces", session_id="s1")["total"] == 2
@@ -236,8 +320,20 @@ def test_list_filters_pages_newest_first_and_matches_literally(tenant: Rpc) -> N
     for hostile in ("' OR 1=1--", "%", "u-%", "_-even"):
         assert tenant.ok("list_observability_traces", user_id=hostile)["total"] == 0
     summary = listed["traces"][0]
-    assert {"id", "name", "user_id", "session_id", "metadata", "tags", "created_at", "output",
-            "latency_ms", "observation_count", "has_error", "total_tokens"} <= set(summary)
+    assert {
+        "id",
+        "name",
+        "user_id",
+        "session_id",
+        "metadata",
+        "tags",
+        "created_at",
+        "output",
+        "latency_ms",
+        "observation_count",
+        "has_error",
+        "total_tokens",
+    } <= set(summary)
     assert "observations" not in summary
 
 
@@ -258,8 +354,7 @@ def test_paging_and_days_are_validated(tenant: Rpc, params: dict[str, Any]) -> N
 def test_every_observability_call_is_403_while_the_feature_is_off(local_server: Any) -> None:
     """With the tenant flag off, queries and ingest answer 403; turning it on restores them."""
     tenant = new_tenant(local_server, features={"observability": False})
-    calls = [*QUERIES, ("ingest_observability_trace",
-                        {"trace": published_trace("t", [span("a")])})]
+    calls = [*QUERIES, ("ingest_observability_trace", {"trace": published_trace("t", [span("a")])})]
     for function, params in calls:
         assert "observability" in tenant.error(function, 403, **params)
     local_server.set_feature(tenant.tenant_id, "observability", True)
@@ -278,18 +373,29 @@ def test_f24_hostile_values_round_trip_as_strict_json(tenant: Rpc) -> None:
         + str(2**70)
         + '}, "metadata": {"deep": [[[1]]]}}]}}'
     )
-    response = requests.post(tenant.url, data=raw.encode(), timeout=10, headers={
-        "Authorization": f"Bearer {tenant.api_key}", "Content-Type": "application/json"})
+    response = requests.post(
+        tenant.url,
+        data=raw.encode(),
+        timeout=10,
+        headers={"Authorization": f"Bearer {tenant.api_key}", "Content-Type": "application/json"},
+    )
     assert response.status_code == 200, response.text
     tid = response.json()["trace_id"]
-    reply = requests.post(tenant.url, timeout=10, headers={
-        "Authorization": f"Bearer {tenant.api_key}"},
-        data=json.dumps({"function": "get_observability_trace", "trace_id": tid}))
+    reply = requests.post(
+        tenant.url,
+        timeout=10,
+        headers={"Authorization": f"Bearer {tenant.api_key}"},
+        data=json.dumps({"function": "get_observability_trace", "trace_id": tid}),
+    )
     trace = json.loads(reply.text, parse_constant=lambda token: pytest.fail(f"token {token}"))
     trace = trace["trace"]
     assert trace["name"] == "h\ufffd"
-    assert trace["observations"][0]["input"] == {"nan": None, "inf": None, "s": "\ufffdx",
-                                                 "big": 2**70}
+    assert trace["observations"][0]["input"] == {
+        "nan": None,
+        "inf": None,
+        "s": "\ufffdx",
+        "big": 2**70,
+    }
     assert trace["observations"][0]["metadata"] == {"deep": [[[1]]]}
 
 

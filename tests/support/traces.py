@@ -50,8 +50,9 @@ class Rpc:
 
 def new_tenant(server: Any, *, features: dict[str, bool] | None = None) -> Rpc:
     """A fresh tenant on ``server`` (so counts start at zero) and an RPC caller with its key."""
-    tenant_id, key = server.create_tenant(f"obs-{next(_names)}-{uuid.uuid4().hex[:6]}",
-                                          features=features)
+    tenant_id, key = server.create_tenant(
+        f"obs-{next(_names)}-{uuid.uuid4().hex[:6]}", features=features
+    )
     return Rpc(server.url, key, tenant_id)
 
 
