@@ -13,8 +13,9 @@ per-test script of :class:`Step` s (status, headers, body, delay, action) and re
 - ``endless``: send headers and a JSON-looking body that never ends (until the client goes away);
 - ``hold``: wait until ``event`` is set (``hold_cap_s`` at most), then reply.
 
-Steps queued with :meth:`ScriptedBackend.on` for a function win over the general script; when
-both are empty the ``default`` step answers (``200 {"status": "ok"}``).
+The script is a list of steps or a callable ``(Received) -> Step | None``. Steps queued with
+:meth:`ScriptedBackend.on` for a function come first, then steps from the list or :meth:`push`,
+then the callable; when none answers, the ``default`` step does (``200 {"status": "ok"}``).
 
 Typical use::
 
@@ -173,7 +174,7 @@ class ScriptedBackend:
             queue = self._per_function.get(received.function or "")
             if queue:
                 return queue.popleft()
-            if self._responder is None and self._steps:
+            if self._steps:
                 return self._steps.popleft()
         if self._responder is not None:
             step = self._responder(received)
