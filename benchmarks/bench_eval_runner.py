@@ -13,9 +13,14 @@ Run: ``python benchmarks/bench_eval_runner.py``.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+import os
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from ashr_labs import EvalRunner
@@ -136,6 +141,55 @@ def cpu_per_scenario_us(count: int) -> tuple[float, float]:
     return sync_us, async_us
 
 
+_PUBLISHED_CHILD = r"""
+import json, sys, time
+from ashr_labs.eval import EvalRunner
+
+turn_s, workers, repeats = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+source = json.load(sys.stdin)
+
+class SleepyAgent:
+    def reset(self):
+        pass
+    def respond(self, message):
+        time.sleep(turn_s)
+        if message.startswith("Where is "):
+            order = message[len("Where is "):].rstrip("?")
+            return {"text": "Your order has shipped.",
+                    "tool_calls": [{"name": "lookup_order", "arguments": {"order_id": order}}]}
+        return {"text": "You're welcome.", "tool_calls": []}
+
+best = None
+for _ in range(repeats):
+    began = time.perf_counter()
+    EvalRunner(source).run(SleepyAgent(), max_workers=workers)
+    took = time.perf_counter() - began
+    best = took if best is None else min(best, took)
+print(best)
+"""
+
+
+def published_seconds(workers: int) -> float | None:
+    """The published 0.2.1 EvalRunner on the same dataset, in a child process (same name)."""
+    for folder in (Path("build/published-ashr-labs-0.2.1"), Path("/tmp/ashr021")):
+        if (folder / "ashr_labs" / "eval.py").is_file():
+            break
+    else:
+        return None
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(folder)
+    child = subprocess.run(
+        [sys.executable, "-S", "-c", _PUBLISHED_CHILD, str(TURN_S), str(workers), str(REPEATS)],
+        input=json.dumps(dataset(SCENARIOS)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=True,
+    )
+    return float(child.stdout.strip())
+
+
 def report(label: str, seconds: float, ideal_s: float) -> None:
     ratio = seconds / ideal_s
     flag = "ok" if ratio <= 1.05 else "over target"
@@ -192,6 +246,14 @@ def main() -> None:
         min(bare_loop(many, 64) for _ in range(REPEATS)),
         ideal(many, 64),
     )
+    for workers in (1, 8):
+        published = published_seconds(workers)
+        if published is None:
+            print("published ashr-labs 0.2.1 not found; skipping its baseline")
+            break
+        report(
+            f"published 0.2.1 runner (max_workers={workers})", published, ideal(SCENARIOS, workers)
+        )
     sync_us, async_us = cpu_per_scenario_us(many)
     print(
         f"runner cost per scenario with 0 ms turns: {sync_us:.0f} us sync, {async_us:.0f} us async"
