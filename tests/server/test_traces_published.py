@@ -1,20 +1,14 @@
 """The PUBLISHED ashr-labs 0.2.1 client traces into our server and reads its traces back.
 
-It runs in a subprocess with ``PYTHONPATH`` pointing at the unpacked package, because it has the
-same import name as ours.
+It runs in a subprocess (``tests/support/published_client.py``) because it has the same import
+name as ours.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
-import pytest
-
+from tests.support.published_client import run_published
 from tests.support.traces import new_tenant
 
 SCRIPT = r"""
@@ -57,40 +51,10 @@ print(json.dumps(out))
 """
 
 
-def published_path() -> Path:
-    """The unpacked 0.2.1 package: the shared fixture's copy when it exists, else /tmp/ashr021."""
-    try:
-        from tests.support import published_client  # type: ignore[attr-defined]
-    except ImportError:
-        published_client = None
-    finder = getattr(published_client, "published_client_path", None)
-    if callable(finder):
-        return Path(finder())
-    path = Path("/tmp/ashr021")
-    if not (path / "ashr_labs" / "tracing.py").exists():
-        pytest.fail("the published ashr-labs 0.2.1 package is not unpacked at /tmp/ashr021")
-    return path
-
-
-def run_published(api_key: str, url: str) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASHR_LABS_", "OTEL_"))}
-    env["PYTHONPATH"] = str(published_path())
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, api_key, url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd="/",
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
 def test_published_client_trace_ingests_and_reads_back(local_server: Any) -> None:
     """``Trace`` of 0.2.1 → our ingest → its own query methods see every observation."""
     tenant = new_tenant(local_server)
-    out = run_published(tenant.api_key, tenant.url)
+    out = run_published(SCRIPT, tenant.api_key, tenant.url)
 
     assert out["trace_id"] and len(out["trace_id"]) == 32
     trace = out["got"]["trace"]
