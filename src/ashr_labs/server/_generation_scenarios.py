@@ -74,7 +74,14 @@ def _label(name: str) -> str:
 
 
 def _render(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+    """A value as a user would type it: nested objects as ``label: value`` pairs."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{_label(k)}: {_render(v)}" for k, v in value.items()) + ")"
+    if isinstance(value, list):
+        return ", ".join(_render(v) for v in value) or "none"
+    return json.dumps(value)
 
 
 def _purpose(tool: Tool) -> str:
@@ -148,7 +155,8 @@ class ScenarioWriter:
                 return made
         output: dict[str, Any] = {"success": True}
         output.update({k: v for k, v in args.items() if k.lower().endswith("id")})
-        output["status"] = self.rng.choice(("completed", "confirmed", "found", "updated"))
+        statuses = ("found", "available") if is_lookup(tool) else ("completed", "confirmed")
+        output["status"] = self.rng.choice(statuses)
         return output
 
     def ask(self, tool: Tool, args: dict[str, Any]) -> str:
