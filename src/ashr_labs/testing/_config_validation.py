@@ -195,7 +195,7 @@ def prepare_request_config(config: object, path: str = "request") -> dict[str, A
         raise _fail(path, "a dict", config)
     prepared = copy.deepcopy(config)
     agent = prepared.get("agent")
-    if isinstance(agent, dict) and agent.get("accepted_inputs") is None:
+    if isinstance(agent, dict) and agent and agent.get("accepted_inputs") is None:
         agent["accepted_inputs"] = dict(_DEFAULT_ACCEPTED_INPUTS)
     if prepared.get("generation_options") is None:
         prepared["generation_options"] = dict(_DEFAULT_GENERATION_OPTIONS)
