@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import requests
 from google.rpc import status_pb2
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -23,6 +25,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
+from ashr_labs.server import _otlp
+from tests.support import hypothesis_profile  # noqa: F401 - loads the "ci" profile
 from tests.support.traces import Rpc, new_tenant
 
 PROTOBUF = "application/x-protobuf"
@@ -472,3 +476,88 @@ def test_f40_the_key_never_reaches_the_log_or_the_database(
     stored = b"".join(p.read_bytes() for p in local_server.data_dir.glob("*") if p.is_file())
     assert b"canary-run" in stored  # the scan does see what was stored
     assert not [f for f in forms if f.encode() in stored]
+
+
+def _valid_request_bytes() -> bytes:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    agent_run(provider)
+    provider.shutdown()
+    return bytes(encode_spans(memory.get_finished_spans()).SerializeToString())
+
+
+_VALID = _valid_request_bytes()
+
+
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, len(_VALID) - 1), st.integers(0, 255)), min_size=1, max_size=8
+    ),
+    cut=st.integers(0, len(_VALID)),
+)
+def test_f57_mutated_protobuf_decodes_or_fails_cleanly(
+    edits: list[tuple[int, int]], cut: int
+) -> None:
+    """Byte flips and truncations of a real export either map or raise ``OtlpDecodeError``;
+    mapping never raises (in-process, so a crash would surface as the exception itself)."""
+    data = bytearray(_VALID)
+    for position, value in edits:
+        data[position] = value
+    try:
+        message = _otlp.decode_request(bytes(data[:cut]), _otlp.PROTOBUF)
+    except _otlp.OtlpDecodeError:
+        return
+    batch = _otlp.map_request(message)
+    assert batch.rejected_spans >= 0
+    for trace, observations in batch.traces:
+        assert len(trace.trace_id) == 32
+        assert all(o.type in ("span", "generation", "event") for o in observations)
+
+
+_json_leaf = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+_json_doc = st.recursive(
+    _json_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "resourceSpans",
+                    "scopeSpans",
+                    "spans",
+                    "traceId",
+                    "spanId",
+                    "parentSpanId",
+                    "name",
+                    "attributes",
+                    "key",
+                    "value",
+                    "stringValue",
+                    "intValue",
+                    "arrayValue",
+                    "kvlistValue",
+                    "values",
+                    "events",
+                    "status",
+                    "code",
+                    "startTimeUnixNano",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=25,
+)
+
+
+@given(doc=_json_doc)
+def test_f57_arbitrary_otlp_json_decodes_or_fails_cleanly(doc: Any) -> None:
+    """Any JSON document shaped loosely like OTLP: decoded and mapped, or ``OtlpDecodeError``."""
+    try:
+        message = _otlp.decode_request(json.dumps(doc).encode(), _otlp.JSON)
+    except _otlp.OtlpDecodeError:
+        return
+    _otlp.map_request(message)
