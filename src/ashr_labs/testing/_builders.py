@@ -13,9 +13,9 @@ import copy
 import json
 import math
 import threading
+import time
 import warnings
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, cast
 
 from .._errors import ConfigurationError
@@ -43,7 +43,7 @@ _KERNEL_FIELDS = (
 
 def _now() -> str:
     """UTC now in whole seconds, ``YYYY-MM-DDTHH:MM:SSZ`` (protocol §4.1)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 # --- argument checks (each raises ConfigurationError naming the field) ---

@@ -202,9 +202,7 @@ def _record_agent_action(
     expected_tools = list(expected_response.get("tool_calls") or [])
     pool = turn.tools
     leftover: list[dict[str, Any]] = []
-    if pairing == "optimal" and _names_unique(expected_tools) and _names_unique(pool):
-        pairing = "greedy"  # with no repeated name both strategies pair alike; greedy is cheaper
-    for exp_index, act_index in pair_tool_calls(expected_tools, pool, strategy=pairing):
+    for exp_index, act_index in _pairs(expected_tools, pool, pairing):
         if exp_index is None:
             assert act_index is not None
             leftover.append(pool[act_index])
@@ -247,6 +245,17 @@ def _record_agent_action(
         )
     if not next_is_agent:
         turn.text = ""
+
+
+def _pairs(
+    expected: list[dict[str, Any]], actual: list[dict[str, Any]], pairing: str
+) -> list[tuple[int | None, int | None]]:
+    """``pair_tool_calls``, skipped when one side is empty (nothing can pair)."""
+    if not expected or not actual:
+        return [(i, None) for i in range(len(expected))] + [(None, j) for j in range(len(actual))]
+    if pairing == "optimal" and _names_unique(expected) and _names_unique(actual):
+        pairing = "greedy"  # with no repeated name both strategies pair alike; greedy is cheaper
+    return pair_tool_calls(expected, actual, strategy=pairing)
 
 
 def _names_unique(calls: list[dict[str, Any]]) -> bool:
