@@ -563,7 +563,9 @@ def list_error_traces(
 
 
 def get_trace(conn: sqlite3.Connection, tenant_id: int, trace_id: str) -> dict[str, Any] | None:
-    """The full trace with its observations in creation order, or ``None`` for this tenant."""
+    """The full trace, or ``None`` for this tenant. Observations come by start time, ties (and
+    unparseable times, last) in arrival order: the published client's creation order, and
+    chronological order for OTLP batches, which list spans as they ended."""
     row = conn.execute(
         f"SELECT {_SUMMARY_COLUMNS}, root_observation_id FROM obs_traces "  # noqa: S608
         "WHERE tenant_id = ? AND trace_id = ?",
@@ -575,7 +577,7 @@ def get_trace(conn: sqlite3.Connection, tenant_id: int, trace_id: str) -> dict[s
     root_id = row[-1]
     cursor = conn.execute(
         f"SELECT {_OBS_COLUMNS} FROM obs_observations "  # noqa: S608
-        "WHERE tenant_id = ? AND trace_id = ? ORDER BY seq",
+        "WHERE tenant_id = ? AND trace_id = ? ORDER BY start_ts IS NULL, start_ts, seq",
         (tenant_id, trace_id),
     )
     trace["observations"] = [_observation_dict(_observation_from_row(r), root_id) for r in cursor]
