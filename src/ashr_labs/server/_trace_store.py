@@ -7,8 +7,10 @@ trace id that two tenants use is two traces (FAULTS.md F44). Writes are upserts 
 one trace with no duplicate observation, and a partial send followed by the complete one merges
 (F10, F57). On a merge a value that is present wins over one that is absent (``None``).
 
-Per-row derived columns (latency, tokens, tool name, error flag) are computed in Python on every
-write, from the merged row, so the queries stay plain SQL with placeholders (F48).
+Per-observation derived columns (latency, tokens, tool name, parseable time bounds) are computed
+in Python from the merged row; each write then totals the trace in SQL. Only the incoming
+observations are read back and rewritten, so a long trace exported span by span stays cheap.
+All SQL uses placeholders; formatted fragments are module constants (F48).
 """
 
 from __future__ import annotations
