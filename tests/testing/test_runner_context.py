@@ -123,3 +123,56 @@ def test_f35_context_variables_reach_worker_threads() -> None:
     finally:
         REQUEST_ID.reset(token)
     assert seen == ["req-42"] * 8
+
+
+def test_f35_instrumented_openai_agent_on_four_workers_nests_under_the_caller() -> None:
+    """The real openai client, instrumented, on EvalRunner(max_workers=4): every generation
+    span is a child of the caller's span."""
+    openai = pytest.importorskip("openai")
+    from ashr_labs_instrumentation.openai import OpenAIInstrumentor
+
+    from tests.support.fake_llm import FakeLLM
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    clients: list[Any] = []
+
+    with FakeLLM() as fake:
+
+        class OpenAIAgent:
+            def __init__(self) -> None:
+                self.client = openai.OpenAI(
+                    base_url=fake.url + "/v1", api_key="test", max_retries=0
+                )
+                clients.append(self.client)
+
+            def reset(self) -> None:
+                pass
+
+            def respond(self, message: str) -> dict[str, Any]:
+                reply = self.client.chat.completions.create(
+                    model="fake-model", messages=[{"role": "user", "content": message}]
+                )
+                return {"text": reply.choices[0].message.content or "", "tool_calls": []}
+
+        instrumentor = OpenAIInstrumentor()
+        instrumentor.instrument(tracer_provider=provider)
+        try:
+            with tracer.start_as_current_span("caller"):
+                run = EvalRunner(SRC).run(None, agent_factory=OpenAIAgent, max_workers=4)
+        finally:
+            instrumentor.uninstrument()
+            for client in clients:
+                client.close()
+    provider.shutdown()
+    assert all(t["status"] == "completed" for t in run.build()["tests"])
+    spans = exporter.get_finished_spans()
+    (caller,) = [s for s in spans if s.name == "caller"]
+    generations = [s for s in spans if s is not caller]
+    assert len(generations) == 8
+    for span in generations:
+        assert span.context.trace_id == caller.context.trace_id
+        assert span.parent is not None and span.parent.span_id == caller.context.span_id
+    assert 1 <= len(clients) <= 4
