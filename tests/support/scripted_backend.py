@@ -9,6 +9,7 @@ per-test script of :class:`Step` s (status, headers, body, delay, action) and re
 - ``reset``: read the request, then reset the connection (RST);
 - ``forward``: pass the request on to ``forward_to`` (e.g. the real local server), then close
   without relaying the reply, so the work is done but the client never hears of it;
+- ``proxy``: pass the request on to ``forward_to`` and relay its reply unchanged;
 - ``trickle``: send the headers, then the body one byte per ``trickle_interval_s``;
 - ``endless``: send headers and a JSON-looking body that never ends (until the client goes away);
 - ``hold``: wait until ``event`` is set (``hold_cap_s`` at most), then reply.
@@ -31,6 +32,7 @@ import socket
 import struct
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -40,7 +42,7 @@ from typing import Any
 
 __all__ = ["Blackhole", "Received", "ScriptedBackend", "Step", "blackhole", "closed_port"]
 
-_ACTIONS = frozenset({"reply", "close", "reset", "forward", "trickle", "endless", "hold"})
+_ACTIONS = frozenset({"reply", "close", "reset", "forward", "proxy", "trickle", "endless", "hold"})
 
 
 @dataclass
@@ -61,8 +63,8 @@ class Step:
     def __post_init__(self) -> None:
         if self.action not in _ACTIONS:
             raise ValueError(f"action: expected one of {sorted(_ACTIONS)}, got {self.action!r}")
-        if self.action == "forward" and not self.forward_to:
-            raise ValueError("forward_to: required when action='forward'")
+        if self.action in ("forward", "proxy") and not self.forward_to:
+            raise ValueError(f"forward_to: required when action={self.action!r}")
 
     def body_bytes(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -295,6 +297,22 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # the upstream's answer is dropped either way
             pass
         self._do_close(step, received)
+
+    def _do_proxy(self, step: Step, received: Received) -> None:
+        assert step.forward_to is not None
+        headers = {k: v for k, v in received.headers.items() if k.lower() != "host"}
+        req = urllib.request.Request(
+            step.forward_to, data=received.raw, headers=headers, method=received.method
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 (loopback only)
+                status, reply_headers, data = resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as exc:
+            status, reply_headers, data = exc.code, dict(exc.headers), exc.read()
+        keep = {
+            k: v for k, v in reply_headers.items() if k.lower() in ("content-type", "retry-after")
+        }
+        self._do_reply(Step(status, keep, data), received)
 
     def _do_trickle(self, step: Step, received: Received) -> None:
         data = step.body_bytes()
