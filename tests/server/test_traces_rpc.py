@@ -159,16 +159,17 @@ def test_f10_a_partial_send_then_the_complete_one_merge(tenant: Rpc) -> None:
     """A partial (abandoned) send, the full trace, then a late partial retry: one full trace."""
     tid = trace_id()
     first = span("slow", end=None)
-    partial = published_trace("p", [first], id=tid, incomplete=True)
+    partial = published_trace("guessed", [first], id=tid, incomplete=True, user_id="u-partial")
     ended = {**first, "end_time": "2026-01-01T00:00:05.000000Z", "output": {"ok": True}}
     complete = published_trace(
-        "p", [ended, span("later")], id=tid, incomplete=False, output={"done": 1}
+        "p", [ended, span("later")], id=tid, incomplete=False, output={"done": 1}, user_id="u"
     )
     tenant.ok("ingest_observability_trace", trace=partial)
     tenant.ok("ingest_observability_trace", trace=complete)
     tenant.ok("ingest_observability_trace", trace=partial)
     trace = tenant.ok("get_observability_trace", trace_id=tid)["trace"]
     assert trace["incomplete"] is False and trace["output"] == {"done": 1}
+    assert (trace["name"], trace["user_id"]) == ("p", "u")  # the late partial filled no gap
     by_name = {o["name"]: o for o in trace["observations"]}
     assert list(by_name) == ["slow", "later"]
     assert by_name["slow"]["end_time"] == "2026-01-01T00:00:05.000000Z"

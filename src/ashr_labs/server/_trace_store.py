@@ -212,12 +212,14 @@ def upsert_trace(
         end_time=_normalized(trace.end_time),
     )
     stored_trace, created_at = _read_trace_record(conn, tenant_id, trace.trace_id)
-    merged_trace = trace if stored_trace is None else _merge(stored_trace, trace)
-    if stored_trace is not None and trace.incomplete is not None:
-        # Once a complete copy arrived, a late partial retry cannot mark the trace partial again.
-        merged_trace = replace(
-            merged_trace, incomplete=bool(stored_trace.incomplete) and trace.incomplete
-        )
+    if stored_trace is None:
+        merged_trace = trace
+    elif trace.incomplete and not stored_trace.incomplete:
+        # A late partial copy after the complete one only fills gaps: its header (a guessed
+        # name, no output) must not overwrite the root's, nor mark the trace partial again.
+        merged_trace = replace(_merge(trace, stored_trace), incomplete=False)
+    else:
+        merged_trace = _merge(stored_trace, trace)
     if stored_trace is not None and trace.dropped_spans is not None:
         merged_trace = replace(
             merged_trace, dropped_spans=max(stored_trace.dropped_spans or 0, trace.dropped_spans)
