@@ -260,8 +260,12 @@ def _complete(
     with internal_errors():
         if mode == "true" and not request.stream:
             # The legacy raw response caches what parse() returns, so the caller later gets the
-            # very object read here.
-            call.finish(op.response(result.parse()))
+            # very object read here; a body that does not parse is the caller's to discover.
+            try:
+                parsed = result.parse()
+            except Exception:
+                parsed = None
+            call.finish(op.response(parsed) if parsed is not None else Extracted())
         elif mode is None and not request.stream:
             call.finish(op.response(result))
     with internal_errors():

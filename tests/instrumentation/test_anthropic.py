@@ -124,3 +124,12 @@ def test_f28_errors(claude: Any, fake: FakeLLM, spans: Spans) -> None:
     assert first.attributes[A.ASHR_STATUS_MESSAGE].startswith("InternalServerError")
     assert second.attributes[A.ASHR_STATUS_MESSAGE].startswith("RateLimitError")
     assert {s.attributes[A.ASHR_LEVEL] for s in (first, second)} == {"ERROR"}
+
+
+def test_f32_with_raw_response(claude: Any, spans: Spans) -> None:
+    """``with_raw_response`` keeps its headers and ``parse()``; one generation (request side)."""
+    raw = claude.messages.with_raw_response.create(**KWARGS)
+    assert raw.headers["content-type"] == "application/json"
+    assert raw.parse().content[0].text == "Hello from the fake model."
+    span = spans.one()
+    assert _json(span, A.ASHR_INPUT)[0] == {"role": "system", "content": "Be brief."}
