@@ -12,6 +12,7 @@ else when the server received it. How tools, tokens and p95 are computed is desc
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .. import _trace_store as store
@@ -27,6 +28,7 @@ FEATURE = "observability"
 MAX_LIMIT = 100
 MAX_DAYS = 3650
 MAX_PAGE = 1_000_000
+_OTEL_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 
 
 @rpc("ingest_observability_trace", feature=FEATURE)
@@ -71,6 +73,8 @@ def get_observability_trace(ctx: CallContext, body: dict[str, Any]) -> dict[str,
     """One trace with its observations; another tenant's id gets the fixed 403 (F44)."""
     tenant_id = resolve_tenant(ctx, body)
     trace_id = req_str(body, "trace_id", max_len=128)
+    if _OTEL_ID.match(trace_id):
+        trace_id = trace_id.lower()  # ids are stored lower-case, as OTel prints them
     with ctx.db.transaction(immediate=False) as conn:
         trace = store.get_trace(conn, tenant_id, trace_id)
         if trace is None:
