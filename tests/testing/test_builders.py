@@ -13,7 +13,12 @@ from ashr_labs import ConfigurationError, RunBuilder, TestBuilder, compare_args_
 
 from ._helpers import TIMESTAMP
 
-COMPARISON = {"matching": {}, "different": {}, "missing": {}, "extra": {}}
+COMPARISON: dict[str, dict[str, Any]] = {
+    "matching": {},
+    "different": {},
+    "missing": {},
+    "extra": {},
+}
 
 
 def test_api_reference_example_builds_the_documented_document() -> None:

@@ -128,7 +128,7 @@ def _corpus(seed: int, scenarios: int, narrow: bool = False) -> dict[str, Any]:
 
 def _builder_script() -> list[dict[str, Any]]:
     """Builder calls covering normalisation, index rules, merging, VM streams and metrics."""
-    cmp_ = {"matching": {}, "different": {}, "missing": {}, "extra": {}}
+    cmp_: dict[str, dict[str, Any]] = {"matching": {}, "different": {}, "missing": {}, "extra": {}}
     steps: list[dict[str, Any]] = [{"call": "start", "kwargs": {}}]
 
     def on(test: str, call: str, **kwargs: Any) -> None:
@@ -292,7 +292,8 @@ class TableAgent:
         pass
 
     def respond(self, message: str) -> dict[str, Any]:
-        return json.loads(json.dumps(self.table[message]))
+        reply: dict[str, Any] = json.loads(json.dumps(self.table[message]))
+        return reply
 
     def __deepcopy__(self, memo: dict[int, Any]) -> TableAgent:
         return TableAgent(self.table)  # the table is read-only; copying it is only slow

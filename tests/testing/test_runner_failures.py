@@ -200,7 +200,8 @@ def test_callback_raising_is_recorded_and_not_retried(hook: str) -> None:
             raise KeyError("callback bug")
 
     src = source(good=[user("a")], bad=[user("b"), {"actor": "environment", "content": "env"}])
-    run = EvalRunner(src).run(TableAgent(), retries=2, **{hook: bad})
+    hooks: dict[str, Any] = {hook: bad}
+    run = EvalRunner(src).run(TableAgent(), retries=2, **hooks)
     tests = _by_id(run)
     assert tests["good"]["status"] == "completed"
     assert tests["bad"]["status"] == "failed"

@@ -19,7 +19,7 @@ from ._helpers import (
     user,
 )
 
-EMPTY = {"matching": {}, "different": {}, "missing": {}, "extra": {}}
+EMPTY: dict[str, dict[str, Any]] = {"matching": {}, "different": {}, "missing": {}, "extra": {}}
 
 
 def _norm(name: str, args: dict[str, Any], raw: str) -> dict[str, Any]:
