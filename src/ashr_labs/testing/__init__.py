@@ -1,4 +1,22 @@
-"""Testing Platform: datasets, runs, builders, ``EvalRunner`` and the comparators."""
+"""Testing Platform: datasets, runs, builders, ``EvalRunner`` and the comparators.
+
+Evaluate an agent against a generated dataset and submit the run for grading::
+
+    from ashr_labs import AshrLabsClient, EvalRunner
+
+    client = AshrLabsClient.from_env()
+    dataset_id, source = client.generate_dataset("Support eval", config)
+    runner = EvalRunner(source, dataset_id=dataset_id)
+    run = runner.run(agent, max_workers=4, agent_factory=None, scenario_timeout_s=120)
+    created = run.deploy(client, dataset_id=dataset_id)
+    graded = client.poll_run(created["id"])
+    print(graded["result"]["aggregate_metrics"])
+
+An agent is any object with ``respond(message) -> {"text", "tool_calls"}`` and ``reset()``
+(``Agent``); ``async def`` methods work too (``AsyncAgent``; ``await runner.arun(agent)``).
+A scenario that fails is recorded as a ``failed`` test with an ``error`` object, never raised.
+``RunBuilder``/``TestBuilder`` build the same run document by hand.
+"""
 
 from __future__ import annotations
 
