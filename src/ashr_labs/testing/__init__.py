@@ -7,7 +7,7 @@ Evaluate an agent against a generated dataset and submit the run for grading::
     client = AshrLabsClient.from_env()
     dataset_id, source = client.generate_dataset("Support eval", config)
     runner = EvalRunner(source, dataset_id=dataset_id)
-    run = runner.run(agent, max_workers=4, agent_factory=None, scenario_timeout_s=120)
+    run = runner.run(agent, max_workers=4, scenario_timeout_s=120)  # or agent_factory=...
     created = run.deploy(client, dataset_id=dataset_id)
     graded = client.poll_run(created["id"])
     print(graded["result"]["aggregate_metrics"])
