@@ -216,3 +216,33 @@ def _shutdown_all_at_exit() -> None:
 
 
 atexit.register(_shutdown_all_at_exit)
+
+
+class _ForkAnchor:
+    """A weak-referenceable object ``multiprocessing.util.register_after_fork`` can key on."""
+
+
+_anchor = _ForkAnchor()
+_after_fork_registered = False
+
+
+def _flush_at_worker_exit(_: object) -> None:
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(None, _shutdown_all_at_exit, exitpriority=100)
+
+
+def _hook_multiprocessing_before_fork() -> None:
+    """A ``multiprocessing`` worker leaves through ``os._exit``, skipping ``atexit``, but its exit
+    path runs ``multiprocessing.util`` finalizers: register one in each new worker (F15)."""
+    global _after_fork_registered
+    util = sys.modules.get("multiprocessing.util")
+    if util is None or _after_fork_registered or not _live:
+        return
+    with contextlib.suppress(Exception):
+        util.register_after_fork(_anchor, _flush_at_worker_exit)
+        _after_fork_registered = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_hook_multiprocessing_before_fork)
