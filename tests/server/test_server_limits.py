@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import socket
 import threading
 import time
@@ -229,3 +230,27 @@ def test_f54_idle_connection_without_a_request_is_closed(tmp_path: Path) -> None
             started = time.monotonic()
             assert _read_reply(sock, timeout=5.0) == b""
             assert 0.4 <= time.monotonic() - started < 3.0
+
+
+def test_f45_expect_100_continue_oversized_is_refused_up_front(small: LocalServer) -> None:
+    """With Expect: 100-continue and a body over the cap, 413 comes instead of 100 Continue."""
+    sock = raw_socket(small.url)
+    with sock:
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 999999999\r\n"
+            b"Authorization: Bearer " + small.api_key.encode() + b"\r\n\r\n"
+        )
+        reply = _read_reply(sock)
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
+    assert b"100 Continue" not in reply
+
+
+def test_connections_and_file_descriptors_do_not_leak(tmp_path: Path) -> None:
+    """Hundreds of one-shot connections (the published client's habit) reuse SQLite connections."""
+    with LocalServer(data_dir=tmp_path) as srv:
+        post(srv.url, {"function": "keep_alive"}, key=srv.api_key)
+        fds_before = len(os.listdir("/proc/self/fd"))
+        for _ in range(300):
+            assert post(srv.url, {"function": "list_agents"}, key=srv.api_key).status == 200
+        assert len(os.listdir("/proc/self/fd")) - fds_before < 20
+        assert len(srv.db._all) < 20

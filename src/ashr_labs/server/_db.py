@@ -23,6 +23,9 @@ __all__ = [
     "registered_schemas",
 ]
 
+_MAX_IDLE = 16
+"""Idle connections kept for reuse; more concurrent threads open (and later close) their own."""
+
 _SCHEMAS: list[str] = []
 _SCHEMA_LOCK = threading.Lock()
 
@@ -65,38 +68,67 @@ class Database:
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
+        self._idle: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._closed = False
         self.apply_schemas()
 
     # -- connections -----------------------------------------------------------------------------
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use."""
+        """This thread's connection: taken from the idle pool, or opened on first use."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            if self._closed:
-                raise RuntimeError("database is closed")
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self.busy_timeout_ms / 1000.0,  # sets SQLite's busy_timeout
-                isolation_level=None,  # we issue BEGIN/COMMIT ourselves
-                check_same_thread=False,
-            )
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
+            with self._all_lock:
+                if self._closed:
+                    raise RuntimeError("database is closed")
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                conn = self._open()
             self._local.conn = conn
             self._local.depth = 0
-            with self._all_lock:
-                self._all.append(conn)
         return conn
 
-    def close(self) -> None:
-        """Close every thread's connection. Idempotent."""
-        self._closed = True
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout_ms / 1000.0,  # sets SQLite's busy_timeout
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            check_same_thread=False,
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
         with self._all_lock:
-            conns, self._all = self._all, []
+            self._all.append(conn)
+        return conn
+
+    def release(self) -> None:
+        """Return this thread's connection to the idle pool; threads that finish call this.
+
+        The HTTP server runs each connection on a new thread, so without it every request
+        would leave an open SQLite connection (and its file descriptors) behind.
+        """
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        self._local.depth = 0
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        with self._all_lock:
+            if not self._closed and len(self._idle) < _MAX_IDLE:
+                self._idle.append(conn)
+                return
+            if conn in self._all:
+                self._all.remove(conn)
+        conn.close()
+
+    def close(self) -> None:
+        """Close every connection. Idempotent."""
+        with self._all_lock:
+            self._closed = True
+            conns, self._all, self._idle = self._all, [], []
         for conn in conns:
             try:
                 conn.close()

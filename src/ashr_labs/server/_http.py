@@ -8,6 +8,7 @@ de-chunking (F45). Every answer, errors from the stdlib parser included, is a JS
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 import threading
@@ -16,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .._log import logger
-from ._dispatch import Dispatcher, envelope_response
+from ._dispatch import Dispatcher, envelope_response, redact
 from ._rpc import Headers, RawResponse, RpcError
 
 __all__ = ["AshrHTTPServer", "make_http_server"]
@@ -85,6 +86,12 @@ class AshrHTTPServer(ThreadingHTTPServer):
             self.socket = ssl_context.wrap_socket(
                 self.socket, server_side=True, do_handshake_on_connect=False
             )
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.dispatcher.state.db.release()
 
     def server_close(self) -> None:
         super().server_close()
@@ -225,6 +232,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
         self.wfile.flush()
 
+    def handle_expect_100(self) -> bool:
+        """Refuse an oversized body before inviting the client to send it (F45)."""
+        length = self.headers.get("Content-Length", "")
+        cap = self.server.settings.max_body_bytes
+        if length.strip().isdigit() and int(length) > cap:
+            self.close_connection = True
+            self._write(envelope_response(413, f"request body exceeds the limit of {cap} bytes"))
+            return False
+        return super().handle_expect_100()
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Errors found by the stdlib parser, as our JSON envelope instead of an HTML page."""
         text = message or self.responses.get(code, ("error",))[0]
@@ -235,7 +252,8 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        _log.debug("%s " + format, self.client_address[0], *args)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s %s", self.client_address[0], redact(format % args))
 
 
 def make_http_server(
