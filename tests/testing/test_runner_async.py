@@ -174,3 +174,27 @@ def test_arun_deep_copies_per_scenario_without_factory() -> None:
     run = asyncio.run(EvalRunner(SRC).arun(original, max_concurrency=3))
     assert all(t["status"] == "completed" for t in run.build()["tests"])
     assert original.inner.messages == []
+
+
+def test_sync_agent_hanging_under_arun_does_not_hold_up_the_loop() -> None:
+    """A sync call past the timeout is abandoned on a daemon thread: arun and asyncio.run
+    return at once instead of waiting for the call at loop shutdown."""
+    gate = threading.Event()
+
+    class Stuck(TableAgent):
+        def respond(self, message: str) -> dict[str, Any]:
+            if message == "hello":
+                gate.wait(10)
+            return super().respond(message)
+
+    began = time.monotonic()
+    try:
+        run = asyncio.run(
+            EvalRunner(SRC).arun(Stuck(TABLE), max_concurrency=1, scenario_timeout_s=0.2)
+        )
+        elapsed = time.monotonic() - began
+    finally:
+        gate.set()
+    assert elapsed < 0.2 * 1.5 + 0.5
+    statuses = [t["status"] for t in run.build()["tests"]]
+    assert statuses == ["completed", "completed", "failed"]

@@ -174,13 +174,16 @@ def _drive_sync(steps: Generator[Step, Any, None], cancel: threading.Event | Non
             raise ScenarioFailure(step.stage, wrong, retryable=False, message=str(wrong))
 
 
-async def _drive_async(steps: Generator[Step, Any, None]) -> None:
+async def _drive_async(steps: Generator[Step, Any, None], abandonable: bool = False) -> None:
     value: Any = None
     while (step := _next(steps, value)) is not None:
         try:
             if step.agent_call and not _is_async(step.func):
                 # A sync agent method must not block the loop the other scenarios share.
-                value = await asyncio.to_thread(step.func, *step.args, **step.kwargs)
+                if abandonable:
+                    value = await _in_daemon_thread(step.func, *step.args, **step.kwargs)
+                else:
+                    value = await asyncio.to_thread(step.func, *step.args, **step.kwargs)
             else:
                 value = step.func(*step.args, **step.kwargs)
                 if inspect.isawaitable(value):
@@ -191,6 +194,38 @@ async def _drive_async(steps: Generator[Step, Any, None]) -> None:
         except BaseException as exc:
             steps.close()
             raise _failure(step, exc) from exc
+
+
+async def _in_daemon_thread(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Like ``asyncio.to_thread`` on a daemon thread of its own.
+
+    Used under a scenario timeout: a call that never returns must not hold up the loop's
+    shutdown (``asyncio.run`` joins the default executor's threads) or the interpreter's exit.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    ctx = contextvars.copy_context()
+
+    def settle(ok: bool, outcome: Any) -> None:
+        if future.done():  # cancelled by the timeout meanwhile
+            return
+        if ok:
+            future.set_result(outcome)
+        else:
+            future.set_exception(outcome)
+
+    def target() -> None:
+        try:
+            ok, outcome = True, ctx.run(func, *args, **kwargs)
+        except BaseException as exc:
+            ok, outcome = False, exc
+        try:
+            loop.call_soon_threadsafe(settle, ok, outcome)
+        except RuntimeError:
+            pass  # the loop is closed: nobody waits for this answer any more
+
+    threading.Thread(target=target, name="ashr-eval-call", daemon=True).start()
+    return await future
 
 
 def _is_async(func: Any) -> bool:
@@ -545,7 +580,7 @@ class EvalRunner:
                     await _drive_async(steps)
                 else:
                     try:
-                        await asyncio.wait_for(_drive_async(steps), plan.timeout_s)
+                        await asyncio.wait_for(_drive_async(steps, True), plan.timeout_s)
                     except asyncio.TimeoutError:
                         raise _timeout_failure(test, plan.timeout_s) from None
             except ScenarioFailure as failure:
