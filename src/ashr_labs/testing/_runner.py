@@ -362,8 +362,9 @@ class EvalRunner:
             scenario_timeout_s: A scenario still running after this many seconds is recorded
                 as failed with a ``TimeoutError``. A sync agent's thread cannot be interrupted:
                 it is abandoned and stops at its next call.
-            retries: How many times to rerun a scenario (from ``reset``) after an agent error
-                or timeout. Callback and deep-copy errors are not retried.
+            retries: How many times to rerun a scenario from the start (``on_scenario`` and
+                ``reset`` again, a fresh test) after an agent error or timeout. Callback,
+                deep-copy and factory errors are not retried.
             pairing: ``"optimal"`` pairs tool calls to maximise matches
                 (``pair_tool_calls``); ``"greedy"`` is the published first-name-match.
             progress: A one-line progress display on stderr; None shows it only on a TTY.
