@@ -6,11 +6,14 @@ import json
 import re
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from opentelemetry.sdk.trace import TracerProvider
 
 from ashr_labs import AshrLabsClient, observe
 from tests.observability.conftest import CANARY_KEY, ingested
 
+INGEST = "ingest_observability_trace"
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
@@ -139,3 +142,62 @@ def test_f36_processors_on_the_client_provider_see_masked_values(traced: Any, ba
     for blob in (seen, sent):
         assert CANARY_KEY not in blob and "k-raw" not in blob
     assert "my key [REDACTED]" in sent
+
+
+class _Hostile:
+    def __repr__(self) -> str:
+        raise RuntimeError("repr")
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("eq")
+
+    def __hash__(self) -> int:
+        raise RuntimeError("hash")
+
+    def __len__(self) -> int:
+        raise RuntimeError("len")
+
+    def __iter__(self) -> Any:
+        raise RuntimeError("iter")
+
+
+hostile = st.one_of(
+    st.builds(_Hostile),
+    st.builds(lambda: {_Key(): 1}),
+    st.builds(lambda: iter([1])),
+    st.builds(lambda: [_Hostile(), {"": _Hostile()}]),
+    st.text(st.characters(codec=None), max_size=5),
+)
+
+
+class _Key:
+    def __hash__(self) -> int:
+        return 7
+
+    def __str__(self) -> str:
+        raise RuntimeError("no key text")
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=hostile)
+def test_f21_hostile_values_in_every_call_never_raise(
+    traced: Any, backend: Any, value: Any
+) -> None:
+    """Hostile objects as input/output/metadata/tags/usage/ids/level: placeholders, no raise."""
+    client, _ = traced
+    before = backend.count(INGEST)
+    with client.trace(value, user_id=value, session_id=value, metadata=value, tags=value) as t:
+        g = t.generation(value, model=value, input=value, metadata=value)
+        g.event(value, input=value, metadata=value, level=value)
+        g.end(output=value, usage=value, status_message=value, level=value)
+        with t.span("s", input=value, metadata=value) as s:
+            s.end(output=value)
+        t.event("e", input=value)
+    assert client.flush(5)["complete"]
+    assert backend.count(INGEST) == before + 1
+    body = backend.bodies(INGEST)[-1]
+    json.dumps(body, allow_nan=False)
+    if isinstance(value, _Hostile):
+        assert "<_Hostile: unrepresentable>" in json.dumps(body)

@@ -20,6 +20,7 @@ settings are logged and the exporter drops everything instead of failing the app
 
 from __future__ import annotations
 
+import atexit
 import collections
 import json
 import logging
@@ -101,9 +102,12 @@ class AshrSpanExporter(SpanExporter):
         self.options = options if options is not None else TracingOptions()
         self._transport: Transport | None = transport
         self._owns_transport = transport is None
+        self._init_state()
         if transport is None:
             self._transport = self._transport_from(api_key, base_url)
-        self._init_state()
+            # Zero-code: the SDK's exit hook joins its worker for up to 30 s. This hook runs
+            # first (registered later) and bounds every remaining send by our flush budget.
+            atexit.register(self._bound_sends_at_exit)
 
     def _transport_from(self, api_key: str | None, base_url: str | None) -> Transport | None:
         key = api_key if api_key is not None else os.environ.get(ASHR_LABS_API_KEY)
@@ -153,6 +157,10 @@ class AshrSpanExporter(SpanExporter):
                 buffer.dropped += 1
             elif len(self._pending_drops) < self.options.max_open_traces * 4:
                 self._pending_drops[trace_id] = self._pending_drops.get(trace_id, 0) + 1
+
+    def _bound_sends_at_exit(self) -> None:
+        if self._hard_deadline is None:
+            self.set_hard_deadline(time.monotonic() + float(self.options.flush_timeout_s))
 
     def set_hard_deadline(self, deadline: float | None) -> None:
         """No send may last past this monotonic time (the exit or flush budget)."""
