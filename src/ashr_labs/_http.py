@@ -458,6 +458,9 @@ class Transport:
         try:
             status = response.status_code
             reason = _reason(status, response.reason)
+            if status in (204, 304) or 300 <= status < 400:
+                # HTTP gives these no body; one sent anyway would poison a pooled connection.
+                _discard_connection(response)
             if 300 <= status < 400:
                 raise self._redirect_error(status, reason, response.headers.get("Location"))
             data = self._read_body(response, deadline, status)
@@ -627,6 +630,13 @@ class Transport:
             # call on, so those count as "sent" for the resend-safety rule.
             return _Retry(error, retry_after=retry_after, sent=status in (502, 504))
         return error
+
+
+def _discard_connection(response: requests.Response) -> None:
+    """Close the socket under ``response`` so the pool never reuses it."""
+    connection = getattr(response.raw, "connection", None)
+    if connection is not None:
+        connection.close()
 
 
 def _never_sent(exc: BaseException) -> bool:

@@ -36,13 +36,30 @@ __all__ = ["TestingPlatformMethods", "require_key"]
 _DATASET_LOOKUP_PAGES = 5
 
 
-def require_key(reply: dict[str, Any], key: str, function: str) -> Any:
-    """``reply[key]``, or an ``AshrLabsError`` naming the missing key (never a ``KeyError``)."""
+def require_key(
+    reply: dict[str, Any],
+    key: str,
+    function: str,
+    kind: type[dict[str, Any]] | type[list[Any]] = dict,
+) -> Any:
+    """``reply[key]`` checked to be a ``kind``; else an ``AshrLabsError`` naming the key.
+
+    Never a raw ``KeyError`` or a ``None`` where the API reference promises an object (F42).
+    """
     if key not in reply:
         raise AshrLabsError(
             f"Malformed response to {function}: missing '{key}' in the reply", None, reply
         )
-    return reply[key]
+    value = reply[key]
+    if not isinstance(value, kind):
+        expected = "an object" if kind is dict else "a list"
+        got = "null" if value is None else type(value).__name__
+        raise AshrLabsError(
+            f"Malformed response to {function}: '{key}' should be {expected}, got {got}",
+            None,
+            reply,
+        )
+    return value
 
 
 def _int(name: str, value: object) -> int:
@@ -244,7 +261,7 @@ class TestingPlatformMethods:
     def list_api_keys(self, include_inactive: bool = False) -> list[APIKey]:
         """List API keys for your tenant (prefixes only, never the full key)."""
         reply = self._transport.call("list_api_keys", {"include_inactive": include_inactive})
-        return cast("list[APIKey]", require_key(reply, "api_keys", "list_api_keys"))
+        return cast("list[APIKey]", require_key(reply, "api_keys", "list_api_keys", list))
 
     def revoke_api_key(self, api_key_id: int) -> dict[str, Any]:
         """Revoke an API key; returns the server's confirmation.
@@ -260,7 +277,7 @@ class TestingPlatformMethods:
     def list_agents(self) -> list[Agent]:
         """List all agents for your tenant, each with its ``dataset_count``."""
         reply = self._transport.call("list_agents")
-        return cast("list[Agent]", require_key(reply, "agents", "list_agents"))
+        return cast("list[Agent]", require_key(reply, "agents", "list_agents", list))
 
     def create_agent(
         self, name: str, description: str | None = None, config: dict[str, Any] | None = None
@@ -395,7 +412,14 @@ class TestingPlatformMethods:
         """
         enriched = enrich_generation_config(config)
         request = self.create_request(request_name, enriched, request_input_schema)
-        request_id = _int("request.id", require_key(dict(request), "id", "create_request"))
+        request_id = request.get("id")
+        if isinstance(request_id, bool) or not isinstance(request_id, int):
+            raise AshrLabsError(
+                "Malformed response to create_request: 'request.id' should be an int, "
+                f"got {request_id!r}",
+                None,
+                dict(request),
+            )
         self.wait_for_request(request_id, timeout=timeout, poll_interval=poll_interval)
         dataset_id = self._find_dataset_for(request_id)
         dataset = self.get_dataset(dataset_id, include_signed_urls=False)
