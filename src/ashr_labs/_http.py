@@ -372,6 +372,9 @@ class Transport:
                 raise TransportError("Transport is closed")
             if self._session is None:
                 session = requests.Session()
+                # The environment's proxies are read once here, not on every call.
+                session.trust_env = False
+                session.proxies = requests.utils.get_environ_proxies(self.base_url)
                 adapter = requests.adapters.HTTPAdapter(
                     pool_connections=1, pool_maxsize=32, max_retries=0
                 )
@@ -443,15 +446,23 @@ class Transport:
         session = self._get_session()
         started = time.monotonic()
         try:
-            response = session.post(
-                self.base_url,
-                data=body,
+            # Prepared directly and sent with trust_env off: requests' per-call environment
+            # merge (proxies, netrc, CA variables) cost more than the round trip on loopback.
+            request = requests.PreparedRequest()
+            request.prepare(
+                method="POST",
+                url=self.base_url,
                 headers=self._headers,
+                data=body,
                 auth=self._auth,
+            )
+            response = session.send(
+                request,
                 timeout=(remaining, remaining),
                 allow_redirects=False,
                 stream=True,
                 verify=self._verify,
+                proxies=session.proxies,
             )
         except requests.exceptions.RequestException as exc:
             self._raise_for_exception(exc, deadline)
