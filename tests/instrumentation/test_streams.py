@@ -158,3 +158,26 @@ def test_f31_cancelled_await(fake: FakeLLM, spans: Spans) -> None:
     assert span.attributes[A.ASHR_LEVEL] == "ERROR"
     assert span.attributes[A.ASHR_STATUS_MESSAGE] == "CancelledError"
     assert span.status.description == "CancelledError"
+
+
+def test_f30_async_abandoned_without_close(
+    fake: FakeLLM, spans: Spans, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An async stream dropped after one item (no close) ends its span once, as abandoned."""
+
+    async def main() -> None:
+        async with openai.AsyncOpenAI(
+            base_url=fake.url + "/v1", api_key="test", max_retries=0
+        ) as client:
+            stream = await client.chat.completions.create(
+                model="gpt-test", messages=MESSAGES, stream=True
+            )
+            await stream.__anext__()
+            del stream
+            gc.collect()
+            assert _meta(spans.one()) == {"incomplete": True, "reason": "abandoned"}
+
+    asyncio.run(main())
+    gc.collect()
+    assert len(spans.generations()) == 1
+    _clean(caplog)
