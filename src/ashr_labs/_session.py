@@ -8,6 +8,7 @@ error naming the key and is not cached, so the next call tries again instead of 
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ class LazySession:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
         self._lock = threading.Lock()
+        self._pid = os.getpid()
         self._loaded = False
         self._tenant_id: int = 0
         self._user_id: int = 0
@@ -39,6 +41,10 @@ class LazySession:
         """Send ``init`` unless the session is cached; concurrent callers share one request."""
         if self._loaded:
             return
+        if self._pid != os.getpid():
+            # Forked while another thread may have held the lock: the child gets a fresh one.
+            self._lock = threading.Lock()
+            self._pid = os.getpid()
         with self._lock:
             if not self._loaded:
                 self.store(self._transport.call("init"))

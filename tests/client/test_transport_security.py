@@ -252,3 +252,16 @@ def test_f13_forked_child_opens_its_own_connection() -> None:
         assert child_ports and child_ports[0] != parent_port
         t.call("keep_alive")  # the parent's pool still works
         t.close()
+
+
+def test_environment_proxy_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY from the environment (read once per session) routes the call via the proxy."""
+    with ScriptedBackend() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        target = f"http://127.0.0.1:{closed_port()}/api"
+        t = Transport(CANARY, target, 5)
+        assert t.call("keep_alive") == {"status": "ok"}
+        t.close()
+    (seen,) = proxy.requests
+    assert seen.path == target  # absolute-form request line: it came through as a proxy
+    assert seen.body == {"function": "keep_alive"}
