@@ -182,6 +182,8 @@ def encode_request(
     """Build the envelope ``{"function": ..., **params}`` as strict JSON bytes."""
     if not isinstance(function, str) or not function:
         raise ConfigurationError(f"function: expected a non-empty str, got {function!r}")
+    if params is not None and not isinstance(params, Mapping):
+        raise ConfigurationError(f"params: expected a mapping of parameters, got {params!r:.100}")
     body: dict[str, Any] = {"function": function}
     for name, value in (params or {}).items():
         if name in ("function", "idempotency_key"):
