@@ -260,3 +260,36 @@ def test_f37_forward_then_close_creates_one_run(local_server: Any) -> None:
     assert len(bodies) == 2
     assert bodies[0]["idempotency_key"] == bodies[1]["idempotency_key"]
     assert after - before == {run["id"]}
+
+
+def test_notes_arrive_through_the_lazy_session_and_get_notes(local_server: Any) -> None:
+    """Tenant notes fill client.notes on the first tenant-scoped call; agent notes need agent_id."""
+    from ashr_labs.server import _admin
+
+    tenant_id, _ = _admin.create_tenant(local_server.db, unique("tenant-notes"))
+    _kid, key = _admin.create_api_key(local_server.db, tenant_id, name="notes")
+    title = unique("Breaking")
+    _admin.add_note(
+        local_server.db, title, "v2 grading", category="breaking_change", tenant_id=tenant_id
+    )
+    with AshrLabsClient(key, local_server.url) as c:
+        assert c.notes == []
+        c.list_runs()  # the lazy session fetches the notes with the ids
+        assert title in [n["title"] for n in c.notes]
+        agent = c.create_agent(unique("noted"))
+        agent_title = unique("For the agent")
+        _admin.add_note(
+            local_server.db, agent_title, "x", tenant_id=tenant_id, agent_id=agent["id"]
+        )
+        assert agent_title not in [n["title"] for n in c.get_notes()]
+        notes = c.get_notes(agent_id=agent["id"])
+        assert agent_title in [n["title"] for n in notes]
+        assert c.notes == notes
+
+
+def test_from_env_against_the_server(local_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """from_env with both variables set talks to that server."""
+    monkeypatch.setenv("ASHR_LABS_API_KEY", local_server.api_key)
+    monkeypatch.setenv("ASHR_LABS_BASE_URL", local_server.url)
+    with AshrLabsClient.from_env() as c:
+        assert c.init()["status"] == "ok"
