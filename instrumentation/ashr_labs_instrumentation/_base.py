@@ -123,10 +123,6 @@ class Operation:
     prepare_kwargs: Callable[[dict[str, Any], GenerationConfig], dict[str, Any]] | None = None
 
 
-def _prepare(value: Any, options: TracingOptions) -> str | None:
-    return prepare_value(value, options)
-
-
 def _redacted(text: str, options: TracingOptions) -> str | None:
     """``text`` through the mask and the secret redactor, even with content capture off."""
     prepared = prepare_value(text, options, content=False)
@@ -206,7 +202,7 @@ class CallSpan:
         if extracted.usage:
             span.set_attribute(attrs.ASHR_USAGE, json.dumps(extracted.usage, sort_keys=True))
         if extracted.output is not None:
-            output = _prepare(extracted.output, self.config.options)
+            output = prepare_value(extracted.output, self.config.options)
             if output is not None:
                 span.set_attribute(attrs.ASHR_OUTPUT, output)
         if incomplete is not None:
@@ -228,18 +224,17 @@ def _start(
         attributes[attrs.ASHR_MODEL] = request.model
         attributes[attrs.GEN_AI_REQUEST_MODEL] = request.model
     attributes.update(request.attributes)
+    value = prepare_value(request.input, config.options)
+    if value is not None:
+        attributes[attrs.ASHR_INPUT] = value
     name = f"{op.name} {request.model}" if request.model else op.name
-    span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-    call = CallSpan(span, config, time.monotonic())
-    if request.input is not None:
-        value = _prepare(request.input, config.options)
-        if value is not None:
-            span.set_attribute(attrs.ASHR_INPUT, value)
     new_kwargs = kwargs
     if request.stream and op.prepare_kwargs is not None:
         new_kwargs = op.prepare_kwargs(kwargs, config)
         request.injected_usage = new_kwargs is not kwargs
-    return call, new_kwargs, request
+    # Last, so that a span that starts always reaches a finisher.
+    span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+    return CallSpan(span, config, time.monotonic()), new_kwargs, request
 
 
 def _raw_mode(kwargs: Mapping[str, Any]) -> str | None:
