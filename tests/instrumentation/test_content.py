@@ -29,7 +29,10 @@ def _program(oai: Any, claude: Any, fake: FakeLLM) -> None:
         tool_calls=[("lookup", {"q": TOOL_CANARY, "api_key": SECRETS[1]})],
     )
     fake.script(reply, reply, reply, Reply(status=500, error_message=f"bad key {SECRETS[1]}"))
-    oai.chat.completions.create(model="gpt-test", messages=messages)
+    keyed = oai.with_options(api_key=SECRETS[0])  # the key travels in a request header
+    keyed.chat.completions.create(
+        model="gpt-test", messages=messages, extra_headers={"x-api-key": SECRETS[1]}
+    )
     list(oai.chat.completions.create(model="gpt-test", messages=messages, stream=True))
     claude.messages.create(model="claude-test", max_tokens=9, system=SECRETS[2], messages=messages)
     with pytest.raises(Exception, match="bad key"):
