@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tests.support.hypothesis_profile  # noqa: F401 - loads the "ci" profile
-from ashr_labs.server import _rpc
+from ashr_labs.server import _handlers, _rpc  # noqa: F401 - _handlers registers every RPC
 from ashr_labs.server._rpc import RpcSpec
 from tests.support.server_rpc import Tenant, new_tenant, post, table_counts
 
@@ -347,6 +347,20 @@ def test_f55_parameter_faults_are_422_naming_the_field(
     assert reply.message.startswith(f"{name}: expected"), reply.message
     assert ", got " in reply.message or "at most" in reply.message
     assert table_counts(local_server) == before
+
+
+_CORE_MODULES = {"session", "datasets", "runs", "requests", "agents", "api_keys", "notes"}
+_NO_PARAMS = {"init", "keep_alive", "list_agents"}
+
+
+def test_f55_table_covers_every_core_function() -> None:
+    """Every RPC of the core handler modules is in the fault table (or takes no parameters)."""
+    core = {
+        name
+        for name, spec in _rpc.registered_rpcs().items()
+        if spec.handler.__module__.rsplit(".", 1)[-1] in _CORE_MODULES
+    }
+    assert core == set(PARAM_TABLE) | _NO_PARAMS
 
 
 def test_f55_message_names_expectation_and_value(t: Tenant) -> None:
