@@ -16,12 +16,14 @@ import textwrap
 import uuid
 from importlib.metadata import entry_points
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import tomllib
 
 from tests.support.fake_llm import FakeLLM
+from tests.support.scripted_backend import ScriptedBackend, Step
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = Path(sys.executable).parent / "opentelemetry-instrument"
@@ -119,7 +121,11 @@ def _generation_models(trace: dict[str, Any]) -> list[str]:
 def test_zero_code_ours(tmp_path: Path, fake: FakeLLM, local_server: Any, client: Any) -> None:
     """Our instrumentors under the stock launcher: two traces, no HTTP span for the exporter."""
     mark = uuid.uuid4().hex[:8]
-    console = _run_app(tmp_path, fake, local_server, mark, disabled="openai")
+    counter = ScriptedBackend(default=Step(action="proxy", forward_to=local_server.url))
+    with counter:
+        via = SimpleNamespace(url=counter.url, api_key=local_server.api_key)
+        console = _run_app(tmp_path, fake, via, mark, disabled="openai")
+    assert counter.count("ingest_observability_trace") == 2  # F17: no export loop
     traces = _traces(client, mark)
     assert f"no-llm-{mark}" not in traces
     nested = traces[f"app-work-{mark}"]
