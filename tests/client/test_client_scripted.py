@@ -693,3 +693,27 @@ def test_create_request_sends_defaults_and_schema(
     body = sent(backend, "create_request")
     assert body["request_input_schema"] == schema
     assert (body["tenant_id"], body["requestor_id"]) == (1, 2)
+
+
+@pytest.mark.timing
+def test_f41_client_timeout_is_the_overall_deadline() -> None:
+    """A client with timeout=1 against a server that never answers fails in about 1 s."""
+    import time
+
+    from ashr_labs import RequestTimeoutError
+    from tests.support.scripted_backend import blackhole
+
+    with blackhole() as hole:
+        client = AshrLabsClient(KEY, hole.url, timeout=1)
+        start = time.monotonic()
+        with pytest.raises(RequestTimeoutError, match="Request timed out"):
+            client.get_run(1)
+        assert 0.9 <= time.monotonic() - start < 2.0
+        client.close()
+
+
+def test_plausible_timeout_does_not_warn(caplog: pytest.LogCaptureFixture) -> None:
+    """A timeout of 600 s or less logs nothing."""
+    with caplog.at_level(logging.WARNING, logger="ashr_labs"):
+        AshrLabsClient(KEY, "http://127.0.0.1:9", timeout=600).close()
+    assert not [r for r in caplog.records if "in seconds" in r.getMessage()]
