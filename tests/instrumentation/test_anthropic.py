@@ -133,3 +133,15 @@ def test_f32_with_raw_response(claude: Any, spans: Spans) -> None:
     assert raw.parse().content[0].text == "Hello from the fake model."
     span = spans.one()
     assert _json(span, A.ASHR_INPUT)[0] == {"role": "system", "content": "Be brief."}
+
+
+def test_beta_messages(claude: Any, spans: Spans) -> None:
+    """``client.beta.messages`` create and stream() are generations too."""
+    message = claude.beta.messages.create(**KWARGS)
+    assert message.content[0].text == "Hello from the fake model."
+    with claude.beta.messages.stream(**KWARGS) as stream:
+        assert "".join(stream.text_stream) == "Hello from the fake model."
+    gens = spans.generations()
+    assert len(gens) == 2
+    for span in gens:
+        _assert_message(span)

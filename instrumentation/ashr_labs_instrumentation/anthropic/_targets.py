@@ -1,7 +1,8 @@
 """The Anthropic methods we patch, one row each.
 
 ``create`` serves ``stream=True``, ``with_raw_response`` and ``with_streaming_response``;
-``stream()`` and ``parse()`` post on their own, so they are rows of their own.
+``stream()`` and ``parse()`` post on their own, so they are rows of their own. The beta
+``messages`` resource (tool runners, newer features) has the same shape.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from .._base import WrapTarget
 __all__ = ["TARGETS"]
 
 _MESSAGES = "anthropic.resources.messages.messages"
+_BETA = "anthropic.resources.beta.messages.messages"
 
 TARGETS: tuple[WrapTarget, ...] = (
     WrapTarget(_MESSAGES, "Messages.create", "messages"),
@@ -19,4 +21,10 @@ TARGETS: tuple[WrapTarget, ...] = (
     WrapTarget(_MESSAGES, "AsyncMessages.stream", "async_messages_stream"),
     WrapTarget(_MESSAGES, "Messages.parse", "messages", optional=True),
     WrapTarget(_MESSAGES, "AsyncMessages.parse", "messages", is_async=True, optional=True),
+    WrapTarget(_BETA, "Messages.create", "messages", optional=True),
+    WrapTarget(_BETA, "AsyncMessages.create", "messages", is_async=True, optional=True),
+    WrapTarget(_BETA, "Messages.stream", "messages_stream", optional=True),
+    WrapTarget(_BETA, "AsyncMessages.stream", "async_messages_stream", optional=True),
+    WrapTarget(_BETA, "Messages.parse", "messages", optional=True),
+    WrapTarget(_BETA, "AsyncMessages.parse", "messages", is_async=True, optional=True),
 )
