@@ -449,3 +449,19 @@ def test_error_message_echoing_the_key_is_redacted(
         transport.call("init")
     assert KEY not in str(info.value) and KEY not in repr(info.value)
     assert KEY not in json.dumps(info.value.response)
+
+
+def test_f42_dns_failure_is_a_network_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name that does not resolve gives ``TransportError("Network error: ...")``."""
+    import socket
+
+    def no_such_host(*args: object, **kwargs: object) -> object:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
+    t = Transport(KEY, "http://no-such-host.invalid", 2, allow_insecure=True, backoff_base_s=0.01)
+    with pytest.raises(TransportError, match="Network error: .*Name or service not known") as info:
+        t.call("keep_alive")
+    assert info.value.status_code is None
+    assert info.value.__cause__ is not None
+    t.close()
