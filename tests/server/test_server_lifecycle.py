@@ -77,3 +77,35 @@ def test_operator_helpers_validate_input(local_server: Any) -> None:
         local_server.create_api_key(10**9)
     with pytest.raises(ValueError, match="tenant name"):
         local_server.create_tenant("  ")
+
+
+def test_tls_files_serve_https(tmp_path: Path) -> None:
+    """With TLS files the server answers HTTPS and its URL says so."""
+    import http.client
+    import json
+    import ssl
+
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    ctx = ssl.create_default_context()
+    ca.configure_trust(ctx)
+    with LocalServer(
+        data_dir=tmp_path / "data", tls_certfile=str(cert_file), tls_keyfile=str(key_file)
+    ) as srv:
+        assert srv.url.startswith("https://127.0.0.1:")
+        conn = http.client.HTTPSConnection("127.0.0.1", srv.port, context=ctx, timeout=10)
+        try:
+            conn.request(
+                "POST",
+                "/",
+                body=json.dumps({"function": "keep_alive"}),
+                headers={"Authorization": f"Bearer {srv.api_key}"},
+            )
+            reply = conn.getresponse()
+            assert reply.status == 200 and json.loads(reply.read())["status"] == "ok"
+        finally:
+            conn.close()
