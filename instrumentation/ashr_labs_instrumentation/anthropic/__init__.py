@@ -1,6 +1,6 @@
-"""Trace the ``anthropic`` library: every ``messages.create`` (sync, async, ``stream=True``) and
-``messages.stream()`` call becomes one Ashr generation (an OpenTelemetry span with GenAI
-semantic-convention attributes).
+"""Trace the ``anthropic`` library: every ``messages.create`` (sync, async, ``stream=True``),
+``messages.stream()`` and ``messages.parse()`` call, and the same on ``beta.messages``, becomes
+one Ashr generation (an OpenTelemetry span with GenAI semantic-convention attributes).
 
 Install: ``pip install "ashr-labs[anthropic]"``.
 
