@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 import tests.support.hypothesis_profile  # noqa: F401 - loads the "ci" profile
 from ashr_labs.server import _handlers, _rpc  # noqa: F401 - _handlers registers every RPC
+from ashr_labs.server._params import Param
 from ashr_labs.server._rpc import RpcSpec
+from ashr_labs.server._validate import MISSING
 from tests.support.server_rpc import Tenant, new_tenant, post, table_counts
 
 ENVELOPE = 'body must be a JSON object with a "function" key'
@@ -268,60 +270,49 @@ def _hyp_key(server: Any) -> str:
 
 
 # -- F55: envelope and parameter faults, table-driven ----------------------------------------------
-# function -> (valid params, {param: kind}) where kind drives the generated faults.
-PARAM_TABLE: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
-    "get_dataset": ({"dataset_id": 1}, {"dataset_id": "id"}),
-    "list_datasets": (
-        {},
-        {
-            "limit": "limit",
-            "cursor": "opt_id",
-            "tenant_id": "opt_id",
-            "include_signed_urls": "bool",
-            "url_expires_seconds": "expires",
-        },
-    ),
-    "create_run": ({"dataset_id": None, "result": {}}, {"result": "obj", "runner_id": "opt_id"}),
-    "get_run": ({"run_id": 1}, {"run_id": "id"}),
-    "list_runs": ({}, {"limit": "limit", "dataset_id": "opt_id"}),
-    "delete_run": ({"run_id": 1}, {"run_id": "id"}),
-    "create_request": (
-        {"request_name": "n", "request": {}},
-        {"request_name": "str", "request": "obj", "request_input_schema": "opt_obj"},
-    ),
-    "get_request": ({"request_id": 1}, {"request_id": "id"}),
-    "list_requests": ({}, {"limit": "limit", "cursor": "opt_id", "status": "opt_str"}),
-    "list_api_keys": ({}, {"include_inactive": "bool"}),
-    "revoke_api_key": ({"api_key_id": 1}, {"api_key_id": "id"}),
-    "create_agent": ({"name": "n"}, {"name": "str", "description": "opt_str", "config": "opt_obj"}),
-    "update_agent": ({"agent_id": 1}, {"agent_id": "id", "name": "opt_str", "config": "opt_obj"}),
-    "delete_agent": ({"agent_id": 1}, {"agent_id": "id"}),
-    "get_agent_datasets": ({"agent_id": 1}, {"agent_id": "id"}),
-    "set_dataset_agent": ({"dataset_id": 1, "agent_id": None}, {"dataset_id": "id"}),
-    "get_sdk_notes": ({}, {"agent_id": "opt_id"}),
-}
-
-BAD_VALUES: dict[str, list[Any]] = {
-    "id": ["7", True, 7.0, 0, -1, 2**63, None, [1], {"id": 1}],
-    "opt_id": ["7", True, 7.5, 0, 2**63, [1]],
-    "limit": [0, 1001, True, "50", 50.0, -5],
-    "bool": [1, 0, "true", "false", [True]],
-    "expires": [-1, 0, "60", True, 10**9],
-    "obj": [None, [], "x", 1, True],
-    "opt_obj": [[], "x", 1, True],
-    "str": [None, 1, True, [], {}, ""],
-    "opt_str": [1, True, [], {}],
-}
-REQUIRED = {"id", "obj", "str"}
+_CORE_MODULES = {"session", "datasets", "runs", "requests", "agents", "api_keys", "notes"}
+_NO_PARAMS = {"init", "keep_alive", "list_agents"}
 
 
-def _fault_cases() -> list[tuple[str, str, Any]]:
-    cases: list[tuple[str, str, Any]] = []
-    for function, (_valid, params) in PARAM_TABLE.items():
-        for name, kind in params.items():
-            if kind in REQUIRED:
-                cases.append((function, name, "<missing>"))
-            cases.extend((function, name, bad) for bad in BAD_VALUES[kind])
+def _valid(param: Param) -> Any:
+    """A value the declaration accepts (ids may not exist: validation runs before lookups)."""
+    if param.choices:
+        return param.choices[0]
+    return {"int": param.lo, "str": "n", "bool": False, "object": {}, "array": []}[param.kind]
+
+
+def _bad_values(param: Param) -> list[Any]:
+    """Wrong types and broken bounds for one declared parameter."""
+    bad: list[Any] = {
+        "int": ["7", True, 7.5, [1], {"id": 1}, param.lo - 1, param.hi + 1],
+        "str": [1, True, [], {}],
+        "bool": [1, 0, "true", [True]],
+        "object": [[], "x", 1, True],
+        "array": [{}, "x", 1],
+    }[param.kind]
+    if param.kind == "str":
+        bad.append("not-a-choice" if param.choices else "x" * (param.max_len + 1))
+        if param.min_len and not param.choices:
+            bad.append("")
+    if param.required and not param.nullable:
+        bad.append(None)
+    return bad
+
+
+def _fault_cases() -> list[Any]:
+    """Generated from the declarations the server validates with (``@rpc(params=...)``)."""
+    cases = []
+    for name, spec in sorted(_rpc.registered_rpcs().items()):
+        valid = {p.name: _valid(p) for p in spec.params if p.required}
+        for param in spec.params:
+            faults = ([MISSING] if param.required else []) + _bad_values(param)
+            for bad in faults:
+                body = {k: v for k, v in valid.items() if k != param.name}
+                if bad is not MISSING:
+                    body[param.name] = bad
+                cases.append(
+                    pytest.param(name, param.name, body, id=f"{name}-{param.name}-{bad!r:.20}")
+                )
     return cases
 
 
@@ -330,37 +321,25 @@ def f55_tenant(local_server: Any) -> Tenant:
     return new_tenant(local_server)
 
 
-@pytest.mark.parametrize(("function", "name", "bad"), _fault_cases())
+@pytest.mark.parametrize(("function", "name", "body"), _fault_cases())
 def test_f55_parameter_faults_are_422_naming_the_field(
-    f55_tenant: Tenant, local_server: Any, function: str, name: str, bad: Any
+    f55_tenant: Tenant, local_server: Any, function: str, name: str, body: dict[str, Any]
 ) -> None:
     """Each dropped required key, swapped type and broken bound: 422 naming it, nothing stored."""
-    valid, _params = PARAM_TABLE[function]
-    body = dict(valid)
-    if bad == "<missing>":
-        body.pop(name, None)
-    else:
-        body[name] = bad
     before = table_counts(local_server)
     reply = f55_tenant.call(function, **body)
-    assert reply.status == 422, (function, name, bad, reply.status, reply.raw[:200])
+    assert reply.status == 422, (function, body, reply.status, reply.raw[:200])
     assert reply.message.startswith(f"{name}: expected"), reply.message
     assert ", got " in reply.message or "at most" in reply.message
     assert table_counts(local_server) == before
 
 
-_CORE_MODULES = {"session", "datasets", "runs", "requests", "agents", "api_keys", "notes"}
-_NO_PARAMS = {"init", "keep_alive", "list_agents"}
-
-
-def test_f55_table_covers_every_core_function() -> None:
-    """Every RPC of the core handler modules is in the fault table (or takes no parameters)."""
-    core = {
-        name
-        for name, spec in _rpc.registered_rpcs().items()
-        if spec.handler.__module__.rsplit(".", 1)[-1] in _CORE_MODULES
-    }
-    assert core == set(PARAM_TABLE) | _NO_PARAMS
+def test_f55_every_core_function_declares_its_parameters() -> None:
+    """The core RPCs all validate through declarations, so the fault table above covers them."""
+    specs = _rpc.registered_rpcs()
+    core = {n for n, s in specs.items() if s.handler.__module__.rsplit(".", 1)[-1] in _CORE_MODULES}
+    assert {n for n in core if not specs[n].params} == _NO_PARAMS
+    assert len(_fault_cases()) > 150
 
 
 def test_f55_message_names_expectation_and_value(t: Tenant) -> None:

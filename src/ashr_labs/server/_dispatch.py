@@ -10,6 +10,7 @@ under the same id (F53).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import traceback
@@ -20,6 +21,7 @@ from .._log import logger
 from ._auth import authenticate
 from ._db import DatabaseBusyError
 from ._json import dumps, parse_body
+from ._params import read_params
 from ._rpc import (
     CallContext,
     Headers,
@@ -133,6 +135,8 @@ class Dispatcher:
         db = ctx.db
         if spec.feature is not None and not feature_enabled(db, ctx.tenant_id, spec.feature):
             raise RpcError(403, f"the {spec.feature} feature is not enabled for this tenant")
+        if spec.params:
+            ctx = dataclasses.replace(ctx, params=read_params(payload, spec.params))
         idem_key = None
         if spec.name in IDEMPOTENT_FUNCTIONS:
             idem_key = opt_str(payload, "idempotency_key", max_len=200, min_len=1)

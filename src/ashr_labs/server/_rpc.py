@@ -14,12 +14,15 @@ and answer it in their own format.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._db import Database
 from ._state import ServerSettings, ServerState
+
+if TYPE_CHECKING:
+    from ._params import Param
 
 __all__ = [
     "FORBIDDEN_MESSAGE",
@@ -66,6 +69,8 @@ class CallContext:
     key_id: int
     server: ServerState
     request_id: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """The body's declared parameters, checked and defaulted (``@rpc(..., params=...)``)."""
 
 
 RpcHandler = Callable[[CallContext, dict[str, Any]], dict[str, Any]]
@@ -80,17 +85,25 @@ class RpcSpec:
     feature: str | None = None
     readonly: bool = False
     """Read-only calls use a deferred transaction; writers take the write lock up front."""
+    params: tuple[Param, ...] = ()
+    """Declared body keys, checked (422) before the handler runs; see ``_params``."""
 
 
 _RPCS: dict[str, RpcSpec] = {}
 
 
 def rpc(
-    name: str, *, feature: str | None = None, readonly: bool = False
+    name: str,
+    *,
+    feature: str | None = None,
+    readonly: bool = False,
+    params: Sequence[Param] = (),
 ) -> Callable[[RpcHandler], RpcHandler]:
     """Register ``handler`` for the wire function ``name``.
 
     ``feature="observability"`` makes the call answer 403 while that tenant flag is off.
+    ``params`` declares body keys the dispatcher checks first; the handler reads them from
+    ``ctx.params``. Undeclared keys stay in ``body`` for the handler to check itself.
     """
 
     def register(handler: RpcHandler) -> RpcHandler:
@@ -99,7 +112,7 @@ def rpc(
             qual = getattr(existing.handler, "__qualname__", "?")
             if qual != getattr(handler, "__qualname__", "?"):
                 raise RuntimeError(f"RPC {name!r} is registered twice")
-        _RPCS[name] = RpcSpec(name, handler, feature, readonly)
+        _RPCS[name] = RpcSpec(name, handler, feature, readonly, tuple(params))
         return handler
 
     return register

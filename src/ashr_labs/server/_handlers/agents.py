@@ -7,15 +7,17 @@ import sqlite3
 from typing import Any
 
 from .._db import Database
+from .._params import URL_OPTIONS, Param, req_id
 from .._rpc import CallContext, RpcError, rpc
 from .._store import agent_entity, dataset_entity, dump_doc, now_iso, owned_row
-from .._validate import MISSING, fail, opt_obj, opt_str, req_int, req_str
-from .datasets import check_url_options, dataset_with_agent
+from .datasets import dataset_with_agent
 
 __all__: list[str] = []
 
 NAME_MAX = 200
 DESCRIPTION_MAX = 10_000
+_DESCRIPTION = Param("description", "str", max_len=DESCRIPTION_MAX)
+_CONFIG = Param("config", "object")
 
 
 def _count(db: Database, agent_id: int) -> int:
@@ -51,12 +53,17 @@ def list_agents(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     return {"status": "ok", "agents": [agent_entity(r, dataset_count=int(r["n"])) for r in rows]}
 
 
-@rpc("create_agent")
+@rpc(
+    "create_agent",
+    params=(
+        Param("name", "str", required=True, min_len=1, max_len=NAME_MAX),
+        _DESCRIPTION,
+        _CONFIG,
+    ),
+)
 def create_agent(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """A new agent; 409 when the tenant already has an active agent of that name."""
-    name = req_str(body, "name", max_len=NAME_MAX)
-    description = opt_str(body, "description", max_len=DESCRIPTION_MAX)
-    config = opt_obj(body, "config")
+    name, description, config = (ctx.params[k] for k in ("name", "description", "config"))
     if _name_taken(ctx.db, ctx.tenant_id, name):
         raise _conflict(name)
     try:
@@ -70,13 +77,19 @@ def create_agent(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     return {"status": "ok", "agent": _entity(ctx.db, agent_id)}
 
 
-@rpc("update_agent")
+@rpc(
+    "update_agent",
+    params=(
+        req_id("agent_id"),
+        Param("name", "str", min_len=1, max_len=NAME_MAX),
+        _DESCRIPTION,
+        _CONFIG,
+    ),
+)
 def update_agent(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """Change name, description or config (each only when given; config replaces the whole)."""
-    agent_id = req_int(body, "agent_id")
-    name = opt_str(body, "name", max_len=NAME_MAX, min_len=1)
-    description = opt_str(body, "description", max_len=DESCRIPTION_MAX)
-    config = opt_obj(body, "config")
+    agent_id, name = ctx.params["agent_id"], ctx.params["name"]
+    description, config = ctx.params["description"], ctx.params["config"]
     owned_row(ctx.db, "agents", agent_id, ctx.tenant_id, active_only=True)
     if name is not None:
         if _name_taken(ctx.db, ctx.tenant_id, name, except_id=agent_id):
@@ -89,10 +102,10 @@ def update_agent(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     return {"status": "ok", "agent": _entity(ctx.db, agent_id)}
 
 
-@rpc("delete_agent")
+@rpc("delete_agent", params=(req_id("agent_id"),))
 def delete_agent(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """Soft-delete an agent and unlink its datasets (they are kept)."""
-    agent_id = req_int(body, "agent_id")
+    agent_id = ctx.params["agent_id"]
     owned_row(ctx.db, "agents", agent_id, ctx.tenant_id, active_only=True)
     cur = ctx.db.execute(
         "UPDATE datasets SET agent_id = NULL WHERE agent_id = ? AND tenant_id = ?",
@@ -108,11 +121,10 @@ def delete_agent(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@rpc("get_agent_datasets", readonly=True)
+@rpc("get_agent_datasets", readonly=True, params=(req_id("agent_id"), *URL_OPTIONS))
 def get_agent_datasets(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """The agent and its datasets, newest first (extra keys like include_signed_urls accepted)."""
-    agent_id = req_int(body, "agent_id")
-    check_url_options(body)
+    agent_id = ctx.params["agent_id"]
     owned_row(ctx.db, "agents", agent_id, ctx.tenant_id, active_only=True)
     rows = ctx.db.query(
         "SELECT d.*, a.name AS agent_name FROM datasets d JOIN agents a ON a.id = d.agent_id"
@@ -126,14 +138,13 @@ def get_agent_datasets(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]
     }
 
 
-@rpc("set_dataset_agent")
+@rpc(
+    "set_dataset_agent",
+    params=(req_id("dataset_id"), req_id("agent_id", nullable=True)),
+)
 def set_dataset_agent(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """Link a dataset to an agent of the same tenant, or unlink it with ``agent_id: null``."""
-    dataset_id = req_int(body, "dataset_id")
-    raw = body.get("agent_id", MISSING)
-    if raw is MISSING:
-        raise fail("agent_id", "an integer or null", raw)
-    agent_id = None if raw is None else req_int(body, "agent_id")
+    dataset_id, agent_id = ctx.params["dataset_id"], ctx.params["agent_id"]
     owned_row(ctx.db, "datasets", dataset_id, ctx.tenant_id)
     if agent_id is not None:
         owned_row(ctx.db, "agents", agent_id, ctx.tenant_id, active_only=True)

@@ -10,21 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from .._db import Database
+from .._params import CURSOR, LIMIT, TENANT_ID, URL_OPTIONS, req_id
 from .._rpc import CallContext, rpc
 from .._store import dataset_entity, owned_row
-from .._validate import opt_bool, opt_int, req_int
-from ._common import list_limit, resolve_tenant
+from ._common import resolve_tenant
 
-__all__ = ["dataset_with_agent", "check_url_options"]
-
-URL_EXPIRES_MAX = 7 * 24 * 3600
-
-
-def check_url_options(body: dict[str, Any]) -> None:
-    """Validate ``include_signed_urls`` and ``url_expires_seconds`` (1 s to 7 days)."""
-    opt_bool(body, "include_signed_urls")
-    opt_int(body, "url_expires_seconds", default=3600, lo=1, hi=URL_EXPIRES_MAX)
-
+__all__ = ["dataset_with_agent"]
 
 _SELECT = "SELECT d.*, a.name AS agent_name FROM datasets d LEFT JOIN agents a ON a.id = d.agent_id"
 
@@ -36,22 +27,19 @@ def dataset_with_agent(db: Database, dataset_id: int) -> dict[str, Any]:
     return dataset_entity(row, row["agent_name"])
 
 
-@rpc("get_dataset", readonly=True)
+@rpc("get_dataset", readonly=True, params=(req_id("dataset_id"), *URL_OPTIONS))
 def get_dataset(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """One dataset of the caller's tenant."""
-    dataset_id = req_int(body, "dataset_id")
-    check_url_options(body)
+    dataset_id = ctx.params["dataset_id"]
     owned_row(ctx.db, "datasets", dataset_id, ctx.tenant_id)
     return {"status": "ok", "dataset": dataset_with_agent(ctx.db, dataset_id)}
 
 
-@rpc("list_datasets", readonly=True)
+@rpc("list_datasets", readonly=True, params=(TENANT_ID, LIMIT, CURSOR, *URL_OPTIONS))
 def list_datasets(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """The tenant's datasets, newest first, each with ``request_id``; ``next_cursor`` pages on."""
     tenant_id = resolve_tenant(ctx, body)
-    limit = list_limit(body)
-    cursor = opt_int(body, "cursor")
-    check_url_options(body)
+    limit, cursor = ctx.params["limit"], ctx.params["cursor"]
     sql = _SELECT + " WHERE d.tenant_id = ?"
     params: list[Any] = [tenant_id]
     if cursor is not None:
@@ -59,8 +47,7 @@ def list_datasets(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
         params.append(cursor)
     rows = ctx.db.query(sql + " ORDER BY d.id DESC LIMIT ?", (*params, limit + 1))
     more = len(rows) > limit
-    rows = rows[:limit]
-    items = [dataset_entity(r, r["agent_name"]) for r in rows]
+    items = [dataset_entity(r, r["agent_name"]) for r in rows[:limit]]
     return {
         "status": "ok",
         "datasets": items,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from .._db import Database
+from .._params import opt_id
 from .._rpc import CallContext, rpc
 from .._store import note_entity, now_iso, owned_row
-from .._validate import opt_int
 
 __all__ = ["active_notes"]
 
@@ -28,10 +28,10 @@ def active_notes(db: Database, tenant_id: int, agent_id: int | None = None) -> l
     return [note_entity(r) for r in rows]
 
 
-@rpc("get_sdk_notes", readonly=True)
+@rpc("get_sdk_notes", readonly=True, params=(opt_id("agent_id"),))
 def get_sdk_notes(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """Active notes: global, the tenant's, and ``agent_id``'s when given."""
-    agent_id = opt_int(body, "agent_id")
+    agent_id = ctx.params["agent_id"]
     if agent_id is not None:
         owned_row(ctx.db, "agents", agent_id, ctx.tenant_id)
     return {"status": "ok", "notes": active_notes(ctx.db, ctx.tenant_id, agent_id)}

@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .._params import CURSOR, LIMIT, TENANT_ID, Param, opt_id, req_id
 from .._rpc import CallContext, RpcError, rpc
 from .._store import dump_doc, now_iso, owned_row, request_entity
-from .._validate import describe, fail, opt_int, opt_obj, opt_str, req_int, req_obj, req_str
-from ._common import list_limit, resolve_tenant, tenant_user
+from .._validate import INT64_MAX, describe, fail
+from ._common import resolve_tenant, tenant_user
 
 __all__ = ["REQUEST_STATUSES", "validate_test_config"]
 
@@ -87,29 +88,43 @@ def _check_complexity(dist: Any) -> None:
         raise RpcError(422, f"{field}: expected values summing to about 1.0, got {round(total, 4)}")
 
 
-def _agent_id(ctx: CallContext, body: dict[str, Any], config: dict[str, Any]) -> int | None:
-    agent_id = opt_int(body, "agent_id")
-    if agent_id is None:
-        metadata = config.get("metadata")
-        if isinstance(metadata, dict) and metadata.get("agent_id") is not None:
-            agent_id = opt_int(metadata, "agent_id")
+def _agent_id(ctx: CallContext, config: dict[str, Any]) -> int | None:
+    agent_id: int | None = ctx.params["agent_id"]
+    metadata = config.get("metadata")
+    if agent_id is None and isinstance(metadata, dict) and metadata.get("agent_id") is not None:
+        agent_id = metadata["agent_id"]
+        if (
+            not isinstance(agent_id, int)
+            or isinstance(agent_id, bool)
+            or not 1 <= agent_id <= INT64_MAX
+        ):
+            raise fail("request.metadata.agent_id", f"an integer 1–{INT64_MAX}", agent_id)
     if agent_id is not None:
         owned_row(ctx.db, "agents", agent_id, ctx.tenant_id, active_only=True)
     return agent_id
 
 
-@rpc("create_request")
+@rpc(
+    "create_request",
+    params=(
+        TENANT_ID,
+        opt_id("requestor_id"),
+        Param("request_name", "str", required=True, min_len=1, max_len=500),
+        Param("request", "object", required=True),
+        Param("request_input_schema", "object"),
+        opt_id("agent_id"),
+    ),
+)
 def create_request(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """Store a generation request (``pending``) and wake the generation worker."""
     tenant_id = resolve_tenant(ctx, body)
-    requestor_id = tenant_user(ctx, body, "requestor_id")
-    name = req_str(body, "request_name", max_len=500)
-    config = req_obj(body, "request")
-    schema = opt_obj(body, "request_input_schema")
+    requestor_id = tenant_user(ctx, ctx.params["requestor_id"])
+    name, config = ctx.params["request_name"], ctx.params["request"]
+    schema = ctx.params["request_input_schema"]
     if schema is None:
         schema = {"type": "object", "properties": {}}
     validate_test_config(config)
-    agent_id = _agent_id(ctx, body, config)
+    agent_id = _agent_id(ctx, config)
     now = now_iso()
     request_id = ctx.db.insert(
         "INSERT INTO requests (created_at, updated_at, tenant_id, requestor_id, request_name,"
@@ -122,21 +137,23 @@ def create_request(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     return {"status": "ok", "request": request_entity(row)}
 
 
-@rpc("get_request", readonly=True)
+@rpc("get_request", readonly=True, params=(req_id("request_id"),))
 def get_request(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """One request of the caller's tenant (``error`` explains a ``failed`` status)."""
-    request_id = req_int(body, "request_id")
+    request_id = ctx.params["request_id"]
     row = owned_row(ctx.db, "requests", request_id, ctx.tenant_id)
     return {"status": "ok", "request": request_entity(row)}
 
 
-@rpc("list_requests", readonly=True)
+@rpc(
+    "list_requests",
+    readonly=True,
+    params=(TENANT_ID, LIMIT, Param("status", "str", choices=REQUEST_STATUSES), CURSOR),
+)
 def list_requests(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """The tenant's requests, newest first, optionally by exact status; cursor paging."""
     tenant_id = resolve_tenant(ctx, body)
-    limit = list_limit(body)
-    status = opt_str(body, "status", choices=REQUEST_STATUSES)
-    cursor = opt_int(body, "cursor")
+    limit, status, cursor = ctx.params["limit"], ctx.params["status"], ctx.params["cursor"]
     sql = "SELECT * FROM requests WHERE tenant_id = ?"
     params: list[Any] = [tenant_id]
     if status is not None:

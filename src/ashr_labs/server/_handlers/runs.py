@@ -10,10 +10,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from .._params import LIMIT, TENANT_ID, Param, opt_id, req_id
 from .._rpc import CallContext, RpcError, rpc
 from .._store import dump_doc, now_iso, owned_row, run_entity
-from .._validate import opt_int, req_int, req_obj
-from ._common import list_limit, resolve_tenant, tenant_user
+from ._common import resolve_tenant, tenant_user
 
 __all__: list[str] = []
 
@@ -33,15 +33,21 @@ def _pending_result(result: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-@rpc("create_run")
+@rpc(
+    "create_run",
+    params=(
+        TENANT_ID,
+        req_id("dataset_id", nullable=True),
+        Param("result", "object", required=True),
+        opt_id("runner_id"),
+    ),
+)
 def create_run(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """Store a run for grading; answers the run with ``grading_status: "pending"``."""
     tenant_id = resolve_tenant(ctx, body)
-    if "dataset_id" not in body:
-        req_int(body, "dataset_id")  # raises the 422 naming the field
-    dataset_id = opt_int(body, "dataset_id")
-    result = _pending_result(req_obj(body, "result"))
-    runner_id = tenant_user(ctx, body, "runner_id")
+    dataset_id = ctx.params["dataset_id"]
+    result = _pending_result(ctx.params["result"])
+    runner_id = tenant_user(ctx, ctx.params["runner_id"])
     if dataset_id is not None:
         owned_row(ctx.db, "datasets", dataset_id, tenant_id)
     run_id = ctx.db.insert(
@@ -54,19 +60,18 @@ def create_run(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     return {"status": "ok", "run": run_entity(row)}
 
 
-@rpc("get_run", readonly=True)
+@rpc("get_run", readonly=True, params=(req_id("run_id"),))
 def get_run(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """One run of the caller's tenant."""
-    run_id = req_int(body, "run_id")
+    run_id = ctx.params["run_id"]
     return {"status": "ok", "run": run_entity(owned_row(ctx.db, "runs", run_id, ctx.tenant_id))}
 
 
-@rpc("list_runs", readonly=True)
+@rpc("list_runs", readonly=True, params=(TENANT_ID, LIMIT, opt_id("dataset_id")))
 def list_runs(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """The tenant's runs, newest first, optionally of one dataset."""
     tenant_id = resolve_tenant(ctx, body)
-    limit = list_limit(body)
-    dataset_id = opt_int(body, "dataset_id")
+    limit, dataset_id = ctx.params["limit"], ctx.params["dataset_id"]
     sql = "SELECT * FROM runs WHERE tenant_id = ?"
     params: list[Any] = [tenant_id]
     if dataset_id is not None:
@@ -77,10 +82,10 @@ def list_runs(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     return {"status": "ok", "runs": [run_entity(r) for r in rows]}
 
 
-@rpc("delete_run")
+@rpc("delete_run", params=(req_id("run_id"),))
 def delete_run(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """Delete a run of the caller's tenant."""
-    run_id = req_int(body, "run_id")
+    run_id = ctx.params["run_id"]
     owned_row(ctx.db, "runs", run_id, ctx.tenant_id)
     ctx.db.execute("DELETE FROM runs WHERE id = ? AND tenant_id = ?", (run_id, ctx.tenant_id))
     return {"status": "ok", "message": f"run {run_id} deleted", "run_id": run_id, "deleted": True}
