@@ -11,10 +11,17 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ashr_labs import AshrLabsClient
+from ashr_labs.observability._ratelimit import reset_limits
 from tests.support.scripted_backend import ScriptedBackend
 
 FAST = {"schedule_delay_ms": 20, "flush_timeout_s": 5.0, "export_timeout_s": 2.0}
 CANARY_KEY = "tp_canaryKEY0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def fresh_log_limits() -> None:
+    """Each test sees its own first warning per cause (the limiter is process-wide)."""
+    reset_limits()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextvars
 import functools
+import os
 import threading
 import weakref
 from collections.abc import Callable
@@ -59,6 +60,16 @@ class TraceState:
 _lock = threading.Lock()
 _traces: weakref.WeakValueDictionary[int, TraceState] = weakref.WeakValueDictionary()
 _current_runtime: weakref.ref[TracingRuntime] | None = None
+
+
+def _reinit_lock_in_child() -> None:
+    # A thread of the parent may have held the lock at fork time; the child has no such thread.
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_lock_in_child)
 
 
 def register_trace(trace_id: int, state: TraceState) -> None:

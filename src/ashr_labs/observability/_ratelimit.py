@@ -7,6 +7,7 @@ not flood the user's logs, nor recurse through a user log handler that itself tr
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -51,6 +52,17 @@ def log_limited(level: int, key: str, message: str, *args: Any) -> bool:
 
 def warn_limited(key: str, message: str, *args: Any) -> bool:
     return log_limited(logging.WARNING, key, message, *args)
+
+
+def _reinit_in_child() -> None:
+    # The export worker may have held the lock at fork time (F14); it does not exist here.
+    global _lock, _local
+    _lock = threading.Lock()
+    _local = threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_in_child)
 
 
 def reset_limits() -> None:

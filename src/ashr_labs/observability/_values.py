@@ -168,6 +168,8 @@ class _Walker:
             return obj
         if tp is float:
             return _float(obj)
+        if tp is dict or tp is list or tp is tuple:
+            return self._push_container(obj, tp, depth, stack)
         if issubclass(tp, enum.Enum):
             member_value = obj.value
             if type(member_value) in (str, int, float, bool):
@@ -194,6 +196,10 @@ class _Walker:
             return self._text(f"<class {getattr(obj, '__qualname__', safe_type_name(obj))}>")
         if issubclass(tp, Iterator) or _is_generator_like(obj):
             return _placeholder(obj, "iterator, not consumed")
+        return self._push_container(obj, tp, depth, stack)
+
+    def _push_container(self, obj: Any, tp: type, depth: int, stack: list[Any]) -> Any:
+        """Containers (and objects with fields): emit an empty copy, queue its children."""
         if depth >= MAX_DEPTH:
             return f"<max depth {MAX_DEPTH} reached: {safe_type_name(obj)}>"
         obj_id = id(obj)
