@@ -458,3 +458,18 @@ def test_f53_handler_crash_is_500_with_correlation_id(
     logged = "\n".join(r.getMessage() for r in caplog.records if ref.group(1) in r.getMessage())
     assert "RuntimeError" in logged and secret_path in logged and "Traceback" in logged
     assert t.key not in caplog.text and t.key[3:] not in caplog.text
+
+
+def test_f53_unserialisable_handler_result_is_500_not_a_dropped_socket(
+    t: Tenant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A handler answering something JSON cannot encode still gets the 500 envelope."""
+
+    def bad(ctx: Any, body: dict[str, Any]) -> dict[str, Any]:
+        return {"value": object()}
+
+    monkeypatch.setitem(_rpc._RPCS, "keep_alive", RpcSpec("keep_alive", bad))
+    with caplog.at_level(logging.ERROR, logger="ashr_labs"):
+        reply = t.call("keep_alive")
+    assert reply.status == 500 and reply.message.startswith("internal server error (ref ")
+    assert "TypeError" in caplog.text

@@ -99,7 +99,8 @@ class Dispatcher:
         if path not in self.rpc_paths:
             if any(p == path for (_m, p) in registered_routes()):
                 return envelope_response(405, f"method {method} not allowed on {path}")
-            return envelope_response(404, f"no such path {path!r}; send RPC calls as POST to /")
+            shown = json.dumps(path[:200])
+            return envelope_response(404, f"no such path {shown}; send RPC calls as POST to /")
         if method.upper() != "POST":
             return envelope_response(
                 405, f"method {method} not allowed; send RPC calls as POST", {"Allow": "POST"}
@@ -121,14 +122,13 @@ class Dispatcher:
                 server=self.state,
                 request_id=request_id,
             )
-            result = self._call(spec, ctx, payload)
+            return _ok_response(self._call(spec, ctx, payload))
         except RpcError as exc:
             return envelope_response(exc.status, exc.message, exc.headers)
         except DatabaseBusyError:
             return self._busy()
         except Exception as exc:  # F53: the one catch-all, logged under a correlation id
             return self._internal_error(exc, request_id)
-        return _ok_response(result)
 
     # -- RPC ---------------------------------------------------------------------------------------
     def _call(self, spec: RpcSpec, ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
