@@ -8,6 +8,7 @@ and ``uninstrument_all()`` undoes exactly that. Importing this package imports n
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 from ashr_labs._log import logger
@@ -27,20 +28,30 @@ def get_instrumentor(library: str) -> Any:
     return getattr(importlib.import_module(module_name), class_name)()
 
 
-def instrument_all(**kwargs: Any) -> list[str]:
-    """Instrument every registered library with ``kwargs``; return the names now instrumented.
+def _available(library: str) -> bool:
+    """Installed and importable, found without importing it."""
+    try:
+        return importlib.util.find_spec(library) is not None
+    except (ImportError, ValueError):
+        return False
 
-    Already-instrumented libraries are left as they are (``instrument()`` is idempotent).
+
+def instrument_all(**kwargs: Any) -> list[str]:
+    """Instrument every registered library that is installed; return the names instrumented.
+
+    A library that is not installed is skipped quietly; already-instrumented libraries are left
+    as they are (``instrument()`` is idempotent).
     """
     done: list[str] = []
     for library in INSTRUMENTORS:
+        if not _available(library):
+            logger.debug("ashr_labs: %s is not installed; not instrumented", library)
+            continue
         with internal_errors():
             instrumentor = get_instrumentor(library)
             instrumentor.instrument(**kwargs)
             if instrumentor.is_instrumented_by_opentelemetry:
                 done.append(library)
-            else:
-                logger.debug("ashr_labs: %s not instrumented", library)
     return done
 
 
@@ -48,4 +59,6 @@ def uninstrument_all() -> None:
     """Undo ``instrument_all()``: every patched method gets its original back."""
     for library in INSTRUMENTORS:
         with internal_errors():
-            get_instrumentor(library).uninstrument()
+            instrumentor = get_instrumentor(library)
+            if instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.uninstrument()

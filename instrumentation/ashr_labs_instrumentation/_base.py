@@ -398,6 +398,9 @@ class Patcher:
         self._generation += 1
         generation = self._generation
         if self._root in sys.modules:
+            if sys.modules[self._root] is None:  # blocked on purpose: nothing to patch
+                logger.debug("ashr_labs: %s cannot be imported; not instrumented", self._root)
+                return
             self._apply_now(targets, wrapper_for)
             return
 

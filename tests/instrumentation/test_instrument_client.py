@@ -60,3 +60,15 @@ def test_call_outside_a_trace_is_its_own_trace(instrumented: Any, oai: Any, fake
     assert len(seen) == 1
     generations = _generations(instrumented, seen[0])
     assert [g["model"] for g in generations] == ["gpt-test"]
+
+
+def test_instrument_and_undo_are_quiet(client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """Instrumenting, re-instrumenting and undoing log nothing at WARNING or above."""
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    ashr_labs.instrument(client)
+    ashr_labs.instrument()  # the most recent client: moves nothing, warns nothing
+    ashr_labs.uninstrument()
+    ashr_labs.uninstrument()
+    assert [r.getMessage() for r in caplog.records] == []

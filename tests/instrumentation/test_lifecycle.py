@@ -160,14 +160,20 @@ def test_f34_libraries_absent() -> None:
         import sys
         sys.modules["openai"] = None
         sys.modules["anthropic"] = None
+        import logging
+        logging.basicConfig(level=logging.INFO)
         import ashr_labs
         from ashr_labs_instrumentation import instrument_all, uninstrument_all
-        instrument_all()
+        from ashr_labs_instrumentation.openai import OpenAIInstrumentor
+        assert instrument_all() == []
+        OpenAIInstrumentor().instrument()
+        assert OpenAIInstrumentor().patched == []
         uninstrument_all()
         print("ok")
     """)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+    assert done.stderr == ""  # nothing at INFO or above: a missing library is no event
 
 
 def test_fake_is_reachable_after_uninstrument(fake: FakeLLM) -> None:
