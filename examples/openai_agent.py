@@ -23,26 +23,33 @@ __all__ = ["TOOLS", "OpenAIToolAgent", "evaluate", "main"]
 
 TOOLS: list[dict[str, Any]] = [
     {
-        "name": "lookup_order",
-        "description": "Look up order status",
+        "name": "get_weather",
+        "description": "Current weather for a city",
         "parameters": {
             "type": "object",
-            "properties": {"order_id": {"type": "string"}},
-            "required": ["order_id"],
+            "properties": {
+                "city": {"type": "string"},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
+            "required": ["city"],
         },
     },
     {
-        "name": "process_refund",
-        "description": "Process a refund",
+        "name": "search_flights",
+        "description": "Search flights between two cities on a date",
         "parameters": {
             "type": "object",
-            "properties": {"order_id": {"type": "string"}, "reason": {"type": "string"}},
-            "required": ["order_id", "reason"],
+            "properties": {
+                "origin": {"type": "string"},
+                "destination": {"type": "string"},
+                "date": {"type": "string", "description": "YYYY-MM-DD"},
+            },
+            "required": ["origin", "destination", "date"],
         },
     },
 ]
 
-SYSTEM_PROMPT = "You are a helpful support agent for ShopWave. Use the tools when they apply."
+SYSTEM_PROMPT = "You are a travel assistant. Use the tools when they apply."
 
 
 class OpenAIToolAgent:
@@ -94,13 +101,13 @@ def evaluate(ashr: Any, llm: Any, model: str, *, num_variations: int = 2) -> dic
 
     config = {
         "agent": {
-            "name": "Support Bot",
-            "description": "Handles customer orders and refunds",
+            "name": "Travel Assistant",
+            "description": "Answers weather questions and finds flights",
             "system_prompt": SYSTEM_PROMPT,
             "tools": TOOLS,
             "accepted_inputs": {"text": True, "audio": False, "file": False},
         },
-        "context": {"domain": "e-commerce", "use_case": "Customer support for online orders"},
+        "context": {"domain": "travel", "use_case": "Trip planning: weather and flights"},
         "test_config": {"num_variations": num_variations},
         "generation_options": {
             "generate_audio": False,

@@ -25,7 +25,7 @@ def _load() -> Any:
 def test_openai_agent_example(fake: FakeLLM, client: Any) -> None:
     """The agent's calls are traced as generations inside the eval trace and the run is graded."""
     example = _load()
-    fake.script(*[Reply(tool_calls=[("lookup_order", {"order_id": "ORD-1"})])] * 3)
+    fake.script(*[Reply(tool_calls=[("get_weather", {"city": "Paris"})])] * 3)
     llm = openai.OpenAI(base_url=fake.url + "/v1", api_key="test", max_retries=0)
     result = example.evaluate(client, llm, "gpt-test", num_variations=2)
     assert result["total_tests"] >= 1
