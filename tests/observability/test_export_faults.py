@@ -320,3 +320,36 @@ def test_f18_a_tracing_log_handler_causes_no_recursion(make_client: Any) -> None
         root.removeHandler(handler)
         root.setLevel(old_level)
     assert len(records) < 10
+
+
+def test_f17_zero_code_style_no_export_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our exporter and requests instrumentation on one provider: 1 ingest, no span for it."""
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from ashr_labs import AshrSpanExporter
+
+    with ScriptedBackend() as backend:
+        monkeypatch.setenv("ASHR_LABS_API_KEY", CANARY_KEY)
+        monkeypatch.setenv("ASHR_LABS_BASE_URL", backend.url)
+        provider = TracerProvider()
+        memory = InMemorySpanExporter()
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+        provider.add_span_processor(
+            BatchSpanProcessor(AshrSpanExporter(), schedule_delay_millis=20)
+        )
+        instrumentor = RequestsInstrumentor()
+        instrumentor.instrument(tracer_provider=provider)
+        try:
+            tracer = provider.get_tracer("app")
+            with tracer.start_as_current_span("handler"):
+                with tracer.start_as_current_span("chat") as llm:
+                    llm.set_attribute("gen_ai.request.model", "m")
+            backend.wait_for(lambda b: b.count(INGEST) >= 1)
+            time.sleep(5 * 0.02)
+            provider.force_flush()
+        finally:
+            instrumentor.uninstrument()
+            provider.shutdown()
+        assert backend.count(INGEST) == 1
+    assert sorted(s.name for s in memory.get_finished_spans()) == ["chat", "handler"]

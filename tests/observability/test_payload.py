@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.sdk.trace import TracerProvider
@@ -201,3 +202,31 @@ def test_f21_hostile_values_in_every_call_never_raise(
     json.dumps(body, allow_nan=False)
     if isinstance(value, _Hostile):
         assert "<_Hostile: unrepresentable>" in json.dumps(body)
+
+
+def test_children_not_ended_travel_with_their_trace(traced: Any, backend: Any) -> None:
+    """A generation the user never ended is ended with the trace and sent in the same payload."""
+    client, _ = traced
+    trace = client.trace("forgetful")
+    gen = trace.generation("llm", model="m")
+    gen.span("inner")
+    trace.end()
+    client.flush(5)
+    (payload,) = ingested(backend)
+    assert sorted(o["name"] for o in payload["observations"]) == ["inner", "llm"]
+    assert all("end_time" in o for o in payload["observations"])
+    assert "incomplete" not in payload
+
+
+def test_f36_secrets_in_exception_messages_are_redacted(traced: Any, backend: Any) -> None:
+    """An exception quoting a key: the status message keeps the text, not the key."""
+    client, memory = traced
+    with pytest.raises(PermissionError):
+        with client.trace("t") as t:
+            with t.span("call"):
+                raise PermissionError(f"denied for Bearer {CANARY_KEY}")
+    client.flush(5)
+    sent = json.dumps(backend.bodies())
+    seen = json.dumps([dict(s.attributes) for s in memory.get_finished_spans()])
+    assert "PermissionError: denied for Bearer [REDACTED]" in sent
+    assert CANARY_KEY not in sent and CANARY_KEY not in seen

@@ -54,6 +54,8 @@ class TraceState:
     user_id: str | None = None
     session_id: str | None = None
     tags: list[str] = field(default_factory=list)
+    open_children: set[Any] = field(default_factory=set)
+    """Spans/generations made through our API and not ended yet (ended with the trace)."""
     __weakref__: Any = field(default=None, init=False, repr=False, compare=False)
 
 

@@ -169,7 +169,7 @@ class _Mapper:
             "output": self.own(attributes.get(attrs.ASHR_OUTPUT)),
             "metadata": self.own(attributes.get(attrs.ASHR_METADATA)),
             "level": attributes.get(attrs.ASHR_LEVEL),
-            "status_message": attributes.get(attrs.ASHR_STATUS_MESSAGE),
+            "status_message": _redacted(attributes.get(attrs.ASHR_STATUS_MESSAGE)),
         }
         if kind == "generation":
             obs["model"] = attributes.get(attrs.ASHR_MODEL) or _model(attributes)
@@ -229,6 +229,10 @@ class _Mapper:
 _ALWAYS_KEYS = frozenset(
     {"id", "type", "name", "parent_observation_id", "start_time", "input", "metadata", "level"}
 )
+
+
+def _redacted(text: Any) -> Any:
+    return redact_text(text) if type(text) is str else text
 
 
 def _with_key(metadata: Any, key: str, value: Any) -> Any:

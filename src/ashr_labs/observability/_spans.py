@@ -22,7 +22,7 @@ from .. import _attributes as attrs
 from .._safety import internal_errors
 from ._context import TraceState, current_trace_state, forget_trace, register_trace
 from ._ratelimit import warn_limited
-from ._values import prepare_value, safe_type_name
+from ._values import prepare_value, redact_text, safe_type_name
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span as OtelSpan
@@ -100,6 +100,9 @@ class _Observation:
     def otel_span(self) -> OtelSpan:
         """The underlying OpenTelemetry span (for users who want to add their own attributes)."""
         return self._span
+
+    def _start_ns(self) -> int:
+        return int(getattr(self._span, "start_time", 0) or 0)
 
     def _recording(self) -> bool:
         return self._span.is_recording()
@@ -183,8 +186,12 @@ class _Observation:
 
     # -- ending -------------------------------------------------------------------------------
     def _finish(self, level: Any, status_message: Any) -> None:
+        if self._state is not None:
+            self._state.open_children.discard(self)
         level_text = _text(level)
         message = _text(status_message)
+        if message is not None:
+            message = redact_text(message)
         self._set(attrs.ASHR_LEVEL, level_text)
         self._set(attrs.ASHR_STATUS_MESSAGE, message)
         if level_text == ERROR:
@@ -317,12 +324,22 @@ class Trace(_Observation):
             if not self._recording():
                 return {"status": "disabled", "trace_id": self.trace_id}
             self._set(attrs.ASHR_TRACE_OUTPUT, self._value(output))
+            self._end_open_children()
             self._reassert_own()
             self._span.end()
             forget_trace(self._span.get_span_context().trace_id)
             if flush:
                 result = self._runtime.flush_trace(self.trace_id)
         return result
+
+    def _end_open_children(self) -> None:
+        """Children never ended by the user end with the trace, so they travel with it."""
+        if self._state is None:
+            return
+        for child in sorted(self._state.open_children, key=lambda c: -c._start_ns()):
+            if not child._ended:
+                child._ended = True
+                child._finish(None, None)
 
     def __enter__(self) -> Trace:
         with internal_errors():
@@ -376,6 +393,8 @@ def start_observation(
     span = runtime.tracer.start_span(_text(name) or "", context=context, attributes=attributes)
     child = cls(runtime, span, state)
     child._own.update(attributes)
+    if state is not None and span.is_recording():
+        state.open_children.add(child)
     return child
 
 
