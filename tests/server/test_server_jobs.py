@@ -345,3 +345,28 @@ def test_llm_judge_is_used_when_configured(tmp_path: Path, monkeypatch: pytest.M
         run = t.ok("get_run", run_id=run_id)["run"]
     assert run["grading_status"] == "failed", run
     assert "judge" in run["grading_error"].lower() or "llm" in run["grading_error"].lower(), run
+
+
+def test_two_servers_on_one_database_run_jobs_in_one_process(tmp_path: Path) -> None:
+    """The jobs lock lets one server run jobs; the other takes over once the first stops."""
+    first = LocalServer(data_dir=tmp_path).start()
+    try:
+        with LocalServer(data_dir=tmp_path) as second:
+            t2 = Tenant(second.url, second.api_key, second.default_tenant_id, second)
+            assert first._jobs is not None and second._jobs is not None
+            assert first._jobs._process_lock.held and not second._jobs._process_lock.held
+            req = t2.ok("create_request", request_name="via-second", request=CONFIG)["request"]
+            first.wait_idle(20)
+            assert t2.ok("get_request", request_id=req["id"])["request"]["request_status"] == (
+                "completed"
+            )
+            first.stop()
+            again = t2.ok("create_request", request_name="after", request=CONFIG)["request"]
+            deadline = time.monotonic() + 20
+            while not second._jobs._process_lock.held and time.monotonic() < deadline:
+                time.sleep(0.05)
+            second.wait_idle(20)
+            done = t2.ok("get_request", request_id=again["id"])["request"]
+            assert done["request_status"] == "completed"
+    finally:
+        first.stop()

@@ -35,6 +35,8 @@ __all__ = ["DB_FILENAME", "LocalServer", "ServerSettings", "check_bind_host"]
 
 DB_FILENAME = "ashr.db"
 """The SQLite file inside a server data directory."""
+JOBS_LOCK_FILENAME = "jobs.lock"
+"""Lock file: the one server process holding it runs generation and grading jobs."""
 
 
 def check_bind_host(host: str, *, allow_public: bool, tls: bool) -> None:
@@ -138,7 +140,7 @@ class LocalServer:
                 daemon=True,
             )
             self._thread.start()
-            self._jobs = JobRunner(state)
+            self._jobs = JobRunner(state, lock_path=data_dir / JOBS_LOCK_FILENAME)
             if self.settings.run_jobs:
                 self._jobs.start()
             self._started = True

@@ -4,8 +4,9 @@ Workers claim work from the database itself (requests ``pending``/``processing``
 ``grading_status = 'pending'``), so a restart resumes whatever a killed server left behind (F58).
 Each claim increments ``attempts``; work interrupted ``max_job_attempts`` times ends as failed
 instead of looping. Every ending is terminal and readable: ``completed``, or ``failed`` with a
-non-null ``error`` / ``grading_error``. One server process per database runs jobs. Grading
-uses the LLM judge when ``ASHR_LABS_LLM_BASE_URL`` is set (generation reads it itself).
+non-null ``error`` / ``grading_error``. Several servers may share a database: a file lock lets
+one process run jobs at a time, and another takes over when it dies. Grading uses the LLM
+judge when ``ASHR_LABS_LLM_BASE_URL`` is set (generation reads it itself).
 
 The generation and grading functions live in ``_generation`` and ``_grading`` (pure, task H2);
 they are imported inside the job so the server starts even without them.
@@ -13,11 +14,18 @@ they are imported inside the job so the server starts even without them.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
 import uuid
+from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 from .._log import logger
 from ._dispatch import redact
@@ -32,8 +40,9 @@ _log = logger.getChild("server.jobs")
 class JobRunner:
     """A small pool of worker threads draining generation and grading work."""
 
-    def __init__(self, state: ServerState) -> None:
+    def __init__(self, state: ServerState, *, lock_path: Path | None = None) -> None:
         self.state = state
+        self._process_lock = _ProcessLock(lock_path)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._claimed_runs: set[int] = set()
@@ -43,8 +52,8 @@ class JobRunner:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
-        """Fail work interrupted too often, then start the workers."""
-        self._give_up_on_exhausted()
+        """Start the workers; they run jobs only while this process holds the jobs lock."""
+        self._acquire()  # when free, take it now so leftovers are settled before we serve
         for i in range(max(1, self.state.settings.job_workers)):
             t = threading.Thread(target=self._loop, name=f"ashr-server-jobs-{i}", daemon=True)
             t.start()
@@ -59,6 +68,18 @@ class JobRunner:
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
+        self._process_lock.release()
+
+    def _acquire(self) -> bool:
+        """Hold the jobs lock (another server on the same database may have it)."""
+        with self._lock:
+            if self._process_lock.held:
+                return True
+            if not self._process_lock.try_acquire():
+                return False
+        # Newly ours: whatever a dead holder left behind is ours to finish or fail.
+        self._give_up_on_exhausted()
+        return True
 
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Block until no job is queued or running; TimeoutError names what is left."""
@@ -130,6 +151,9 @@ class JobRunner:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
+                if not self._acquire():
+                    self._stop.wait(0.5)
+                    continue
                 worked = self._work_once()
             except Exception as exc:  # a broken DB must not kill the worker silently
                 _log.error("job worker error: %s", redact(repr(exc)))
@@ -360,6 +384,42 @@ class JobRunner:
                 " WHERE id = ? AND grading_status = 'pending'",
                 (message[:2000], run_id),
             )
+
+
+class _ProcessLock:
+    """An exclusive advisory lock on a file (``flock``): at most one process runs jobs.
+
+    The kernel drops it when the holder dies, so a surviving or restarted server takes over.
+    Without ``fcntl`` (Windows) or a path, the lock is always granted.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def try_acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        if self.path is None or fcntl is None:
+            self._fd = -1
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None and fd >= 0:
+            os.close(fd)  # closing the descriptor releases the flock
 
 
 def _llm_judge() -> Any:
