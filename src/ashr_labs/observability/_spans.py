@@ -315,7 +315,11 @@ class Trace(_Observation):
         return format(self._span.get_span_context().trace_id, "032x")
 
     def end(self, *, output: Any = None, flush: bool = False) -> dict[str, Any]:
-        """End the trace and hand it to the exporter. Never raises."""
+        """End the trace and hand it to the exporter. Never raises.
+
+        Children the user never ended are ended with it. With tracing off the answer is
+        ``{"status": "disabled", "trace_id": ...}``; ending twice gives the error dict.
+        """
         result: dict[str, Any] = {"status": "queued", "trace_id": self.trace_id}
         with internal_errors():
             if not self._check_open("end()"):
@@ -336,7 +340,8 @@ class Trace(_Observation):
         """Children never ended by the user end with the trace, so they travel with it."""
         if self._state is None:
             return
-        for child in sorted(self._state.open_children, key=lambda c: -c._start_ns()):
+        # copy() is atomic; other threads may still be adding or ending children.
+        for child in sorted(self._state.open_children.copy(), key=lambda c: -c._start_ns()):
             if not child._ended:
                 child._ended = True
                 child._finish(None, None)
