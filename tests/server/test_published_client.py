@@ -60,6 +60,7 @@ out["request"] = req
 out["wait"] = c.wait_for_request(req["id"], timeout=60, poll_interval=0.05)
 out["get_request"] = c.get_request(req["id"])
 out["requests"] = c.list_requests(limit=5, status="completed")
+out["pentest"] = c.request_pentest_dataset("Bot", "Looks up orders", categories=["jailbreak"])
 out["set_agent"] = c.set_dataset_agent(ds_id, agent["id"])
 out["agent_datasets"] = c.get_agent_datasets(agent["id"], include_signed_urls=False)
 
@@ -134,6 +135,7 @@ def test_published_client_drives_every_seed_method(local_server: Any) -> None:
     assert out["get_request"]["id"] == out["request"]["id"]
     assert all(r["request_status"] == "completed" for r in out["requests"]["requests"])
     assert [d["id"] for d in out["agent_datasets"]["datasets"]] == [ds_id]
+    assert out["pentest"]["request_name"] == "Pentest: Bot"
 
     assert out["run"]["grading_status"] == "pending"
     assert out["run"]["result"]["aggregate_metrics"]["tests_passed"] is None

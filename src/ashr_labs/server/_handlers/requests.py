@@ -22,7 +22,15 @@ __all__ = ["REQUEST_STATUSES", "validate_test_config"]
 
 REQUEST_STATUSES = ("pending", "processing", "completed", "failed")
 STRATEGIES = ("focused", "diverse", "balanced")
-COVERAGE_KEYS = ("happy_path", "edge_cases", "error_handling", "boundary_values")
+COVERAGE_KEYS = (
+    "happy_path",
+    "edge_cases",
+    "error_handling",
+    "boundary_values",
+    # The published client's pentest configs (request_pentest_dataset) set these two.
+    "adversarial",
+    "security",
+)
 COMPLEXITY_KEYS = ("simple", "moderate", "complex")
 
 
