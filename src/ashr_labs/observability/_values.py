@@ -402,6 +402,45 @@ def _apply_mask(value: Any, mask: Callable[[Any], Any] | None) -> Any:
 
 
 _DEFAULT_MAX_VALUE_BYTES = 64 * 1024
+_FAST_ITEMS = 64
+_FAST_DEPTH = 3
+_PLAIN = (str, int, bool, type(None))
+_SECRET_HINTS = ("tp_", "sk-", "aiza", "bearer", *_SECRET_KEYS)
+
+
+def _is_plain(value: Any, depth: int = 0) -> bool:
+    """Small, shallow, exactly-typed JSON data (bounded recursion: depth <= 3)."""
+    tp = type(value)
+    if tp in _PLAIN:
+        return True
+    if tp is float:
+        return math.isfinite(value)
+    if depth >= _FAST_DEPTH:
+        return False
+    if tp is dict:
+        return len(value) <= _FAST_ITEMS and all(
+            type(k) is str and _is_plain(v, depth + 1) for k, v in value.items()
+        )
+    if tp is list:
+        return len(value) <= _FAST_ITEMS and all(_is_plain(v, depth + 1) for v in value)
+    return False
+
+
+def _fast_path(value: Any, max_bytes: int) -> str | None:
+    """The common case (small plain JSON, no secrets) without the general walk; else None."""
+    if not _is_plain(value):
+        return None
+    text = _dumps(value)
+    if len(text) * 4 > max_bytes and len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+        return None
+    lowered = text.lower()
+    if any(hint in lowered for hint in _SECRET_HINTS):
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return text
 
 
 def prepare_value(
@@ -421,7 +460,11 @@ def prepare_value(
     mask = options.mask if options is not None else None
     max_bytes = options.max_value_bytes if options is not None else _DEFAULT_MAX_VALUE_BYTES
     try:
-        converted = to_json_value(_apply_mask(value, mask))
+        masked = _apply_mask(value, mask)
+        fast = _fast_path(masked, max_bytes)
+        if fast is not None:
+            return fast
+        converted = to_json_value(masked)
         return dumps_bounded(converted, max_bytes)
     except Exception:
         # Last resort: the walker already guards each node, so this is a bug in this module.
