@@ -261,3 +261,21 @@ def test_f21_f23_f24_any_value_gives_strict_bounded_json(values: list[Any]) -> N
     text = prepare_value(values, options)
     assert text is not None and len(text.encode("utf-8")) <= 2048
     strict_loads(text)
+
+
+plain_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(plain_json)
+def test_fast_path_agrees_with_the_general_walk(value: Any) -> None:
+    """For plain JSON, the fast path gives exactly what the full conversion gives."""
+    from ashr_labs.observability._values import to_json_value
+
+    if value is not None:  # None means "set nothing"
+        assert prepare_value(value) == dumps_bounded(to_json_value(value), 64 * 1024)
