@@ -52,6 +52,7 @@ def _still_serving(srv: LocalServer) -> None:
 
 
 # -- F45 -------------------------------------------------------------------------------------------
+@pytest.mark.timing
 def test_f45_huge_content_length_gets_413_before_the_body(small: LocalServer) -> None:
     """Content-Length: 10^10 and a few bytes: 413 arrives without the server waiting for more."""
     sock = raw_socket(small.url)
@@ -105,6 +106,7 @@ def test_f45_chunked_body_under_the_cap_is_served(small: LocalServer) -> None:
     assert b'"message":"alive"' in reply
 
 
+@pytest.mark.timing
 def test_f45_gzip_bomb_is_capped() -> None:
     """~1 MB of gzip inflating to 1 GiB stops at the cap with 413, quickly, in bounded memory."""
     bomb = gzip.compress(bytes(8 << 20), 9) * 128
@@ -178,6 +180,7 @@ def _auth_message() -> str:
 
 
 # -- F54 -------------------------------------------------------------------------------------------
+@pytest.mark.timing
 def test_f54_slowloris_sockets_are_closed_and_others_served(small: LocalServer) -> None:
     """50 sockets trickling their headers are cut at the 1 s deadline; a normal call succeeds."""
     socks = [raw_socket(small.url) for _ in range(50)]
@@ -222,6 +225,7 @@ def test_f54_slowloris_sockets_are_closed_and_others_served(small: LocalServer) 
     _still_serving(small)
 
 
+@pytest.mark.timing
 def test_f54_idle_connection_without_a_request_is_closed(tmp_path: Path) -> None:
     """A connection that never sends a request line is closed after the header deadline."""
     with LocalServer(data_dir=tmp_path, header_timeout_s=0.5) as srv:
