@@ -154,3 +154,17 @@ def test_enabled_false_option_and_env(make_client: Any, backend: Any, monkeypatc
     monkeypatch.setenv("ASHR_LABS_TRACING_ENABLED", "0")
     assert make_client(backend.url).trace("x").end()["status"] == "disabled"
     assert backend.count() == 0
+
+
+def test_trace_after_close_is_a_noop_with_a_warning(
+    make_client: Any, backend: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A closed client hands out no-op traces and says so once."""
+    client = make_client(backend.url)
+    client.close()
+    with caplog.at_level(logging.WARNING, logger="ashr_labs"):
+        result = client.trace("late").end()
+        client.trace("later").end()
+    assert result["status"] == "disabled" and len(result["trace_id"]) == 32
+    assert len([r for r in caplog.records if "closed client" in r.getMessage()]) == 1
+    assert backend.count() == 0

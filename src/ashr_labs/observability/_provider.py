@@ -136,6 +136,10 @@ class TracingRuntime:
         set_current_runtime(self)
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def tracer_provider(self) -> otel_trace.TracerProvider:
         if self._provider is None:
             return otel_trace.NoOpTracerProvider()

@@ -11,6 +11,7 @@ stopped by a finalizer (no thread or socket leak, F16).
 from __future__ import annotations
 
 import functools
+import random
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from opentelemetry import trace as otel_trace
 from .._safety import internal_errors
 from ._decorators import ObsType, make_observe
 from ._provider import TracingRuntime
+from ._ratelimit import warn_limited
 from ._spans import Trace, start_trace
 
 if TYPE_CHECKING:
@@ -36,6 +38,11 @@ _EMPTY_REPORT: dict[str, Any] = {
     "complete": True,
     "reasons": {},
 }
+
+
+def _noop_root_span() -> otel_trace.Span:
+    ids = random.getrandbits(128) or 1, random.getrandbits(64) or 1
+    return otel_trace.NonRecordingSpan(otel_trace.SpanContext(ids[0], ids[1], False))
 
 
 class TracingMethods:
@@ -91,13 +98,20 @@ class TracingMethods:
         """
         runtime = self._tracing
         trace: Trace | None = None
-        with internal_errors():
-            trace = start_trace(
-                runtime, name, user_id=user_id, session_id=session_id, metadata=metadata, tags=tags
-            )
-        if trace is None:  # an internal failure (logged): hand out a no-op trace
-            span = otel_trace.NonRecordingSpan(otel_trace.INVALID_SPAN_CONTEXT)
-            trace = Trace(runtime, span, None)
+        if runtime.closed:
+            warn_limited("trace-after-close", "ashr_labs: trace() on a closed client is a no-op")
+        else:
+            with internal_errors():
+                trace = start_trace(
+                    runtime,
+                    name,
+                    user_id=user_id,
+                    session_id=session_id,
+                    metadata=metadata,
+                    tags=tags,
+                )
+        if trace is None:  # closed, or an internal failure (logged): a no-op trace
+            trace = Trace(runtime, _noop_root_span(), None)
         return trace
 
     def flush(self, timeout: float | None = None) -> dict[str, Any]:
