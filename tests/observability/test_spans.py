@@ -178,7 +178,7 @@ def test_f35_context_matrix(traced: Any) -> None:
         assert by_input[nested].context.trace_id == caller_id, nested
 
 
-def test_f25_own_attributes_survive_an_attribute_flood(traced: Any) -> None:
+def test_f25_own_attributes_survive_an_attribute_flood(traced: Any, backend: Any) -> None:
     """200 foreign attributes after ours (limit 128): type, input, output kept; drops counted."""
     client, memory = traced
     with client.trace("t") as t:
@@ -191,6 +191,11 @@ def test_f25_own_attributes_survive_an_attribute_flood(traced: Any) -> None:
     assert json.loads(s.attributes[attrs.ASHR_INPUT]) == {"q": 1}
     assert json.loads(s.attributes[attrs.ASHR_OUTPUT]) == {"a": 1}
     assert s.dropped_attributes > 0
+    client.flush(5)
+    (payload,) = [b["trace"] for b in backend.bodies("ingest_observability_trace")]
+    (obs,) = payload["observations"]
+    assert obs["input"] == {"q": 1} and obs["output"] == {"a": 1} and obs["type"] == "span"
+    assert obs["metadata"]["_ashr_dropped_attributes"] == s.dropped_attributes
 
 
 def test_disabled_client_hands_out_working_noops(make_client: Any, backend: Any) -> None:
