@@ -71,6 +71,8 @@ class WrapTarget:
     operation: str
     is_async: bool = False
     optional: bool = False
+    fallbacks: tuple[str, ...] = ()
+    """Older homes of the same class, tried in order when ``module`` lacks it."""
 
 
 @dataclass(frozen=True)
@@ -420,17 +422,21 @@ class Patcher:
 
     def _apply_one(self, target: WrapTarget, wrapper_for: Callable[[WrapTarget], Any]) -> None:
         class_name, _, method = target.name.partition(".")
-        try:
-            module = importlib.import_module(target.module)
-            owner = getattr(module, class_name)
-            original = owner.__dict__[method]
-        except (ImportError, AttributeError, KeyError) as exc:
+        problem = "not found"
+        for module_name in (target.module, *target.fallbacks):
+            try:
+                owner = getattr(importlib.import_module(module_name), class_name)
+                original = owner.__dict__[method]
+                break
+            except (ImportError, AttributeError, KeyError) as exc:
+                problem = type(exc).__name__
+        else:
             log = logger.debug if target.optional else logger.warning
             log(
                 "ashr_labs: %s.%s not found (%s); not instrumented",
                 target.module,
                 target.name,
-                type(exc).__name__,
+                problem,
             )
             return
         if isinstance(original, _MethodWrapper):

@@ -20,7 +20,7 @@ from ashr_labs._safety import internal_errors
 
 from ._base import Accumulator, CallSpan, Extracted
 
-__all__ = ["AsyncStreamProxy", "StreamProxy", "proxy_stream"]
+__all__ = ["AsyncStreamProxy", "CopyAsWrapped", "StreamProxy", "proxy_stream"]
 
 
 class _StreamState:
@@ -67,7 +67,21 @@ class _StreamState:
             self.call.finish(extracted, incomplete=reason)
 
 
-class _ResponseHook(wrapt.ObjectProxy[Any]):
+class CopyAsWrapped(wrapt.ObjectProxy[Any]):
+    """A proxy whose copies and pickles are those of the library's object: the same outcome as
+    without instrumentation (F33), where a bare wrapt proxy would raise."""
+
+    def __copy__(self) -> Any:
+        return copy.copy(self.__wrapped__)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return copy.deepcopy(self.__wrapped__, memo)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return self.__wrapped__.__reduce_ex__(protocol)
+
+
+class _ResponseHook(CopyAsWrapped):
     """The stream's HTTP response; closing it (as helper streams do) ends the span."""
 
     def __init__(self, wrapped: Any, state: _StreamState) -> None:
@@ -86,17 +100,8 @@ class _ResponseHook(wrapt.ObjectProxy[Any]):
         finally:
             self._self_state.abandon("closed")
 
-    def __copy__(self) -> Any:
-        return copy.copy(self.__wrapped__)
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        return copy.deepcopy(self.__wrapped__, memo)
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        return self.__wrapped__.__reduce_ex__(protocol)
-
-
-class _ProxyBase(wrapt.ObjectProxy[Any]):
+class _ProxyBase(CopyAsWrapped):
     def __init__(self, wrapped: Any, call: CallSpan, acc: Accumulator) -> None:
         super().__init__(wrapped)
         self._self_state = _StreamState(call, acc)
@@ -107,16 +112,6 @@ class _ProxyBase(wrapt.ObjectProxy[Any]):
         if self._self_response is None:
             self._self_response = _ResponseHook(self.__wrapped__.response, self._self_state)
         return self._self_response
-
-    # Copies are of the library's object: the same outcome as without instrumentation (F33).
-    def __copy__(self) -> Any:
-        return copy.copy(self.__wrapped__)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        return copy.deepcopy(self.__wrapped__, memo)
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        return self.__wrapped__.__reduce_ex__(protocol)
 
     def __del__(self) -> None:
         try:

@@ -14,17 +14,19 @@ __all__ = ["TARGETS"]
 _MESSAGES = "anthropic.resources.messages.messages"
 _BETA = "anthropic.resources.beta.messages.messages"
 
+_OLD = ("anthropic.resources.messages",)  # a module, not a package, before 0.37
+
 TARGETS: tuple[WrapTarget, ...] = (
-    WrapTarget(_MESSAGES, "Messages.create", "messages"),
-    WrapTarget(_MESSAGES, "AsyncMessages.create", "messages", is_async=True),
-    WrapTarget(_MESSAGES, "Messages.stream", "messages_stream"),
-    WrapTarget(_MESSAGES, "AsyncMessages.stream", "async_messages_stream"),
+    WrapTarget(_MESSAGES, "Messages.create", "messages", fallbacks=_OLD),
+    WrapTarget(_MESSAGES, "AsyncMessages.create", "messages", is_async=True, fallbacks=_OLD),
+    WrapTarget(_MESSAGES, "Messages.stream", "messages_stream", fallbacks=_OLD),
+    WrapTarget(_MESSAGES, "AsyncMessages.stream", "messages_stream", fallbacks=_OLD),
     WrapTarget(_MESSAGES, "Messages.parse", "messages", optional=True),
     WrapTarget(_MESSAGES, "AsyncMessages.parse", "messages", is_async=True, optional=True),
     WrapTarget(_BETA, "Messages.create", "messages", optional=True),
     WrapTarget(_BETA, "AsyncMessages.create", "messages", is_async=True, optional=True),
     WrapTarget(_BETA, "Messages.stream", "messages_stream", optional=True),
-    WrapTarget(_BETA, "AsyncMessages.stream", "async_messages_stream", optional=True),
+    WrapTarget(_BETA, "AsyncMessages.stream", "messages_stream", optional=True),
     WrapTarget(_BETA, "Messages.parse", "messages", optional=True),
     WrapTarget(_BETA, "AsyncMessages.parse", "messages", is_async=True, optional=True),
 )

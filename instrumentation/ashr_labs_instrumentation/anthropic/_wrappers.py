@@ -1,20 +1,24 @@
 """Wrapper factories for the Anthropic targets.
 
-``messages.stream()`` returns a manager that posts only when entered; its wrapper swaps the
-manager's request callable for one that runs inside a generation span and hands the helper our
-stream proxy, so ``text_stream``, ``get_final_message()`` and early exits all end the span.
+``messages.stream()`` returns a manager that posts only when entered. Its wrapper hands back the
+manager behind a proxy: entering runs the request inside a generation span, and leaving ends the
+span with the message the helper accumulated (its public ``current_message_snapshot``). The
+helper stream itself is the library's own object, so ``text_stream``, ``get_final_message()``
+and every other helper feature behave exactly as without instrumentation, in every version.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from opentelemetry.trace import Tracer
 
-from ashr_labs._log import logger
 from ashr_labs._safety import internal_errors, is_instrumentation_suppressed
 
 from .._base import (
+    CallSpan,
+    Extracted,
     GenerationConfig,
     Operation,
     WrapTarget,
@@ -23,43 +27,102 @@ from .._base import (
     run_async,
     run_sync,
 )
-from .._proxy import proxy_stream
+from .._fields import read
+from .._proxy import CopyAsWrapped, proxy_stream
 from ._extract import message_response, messages_request
 from ._stream import MessagesAccumulator
 
-__all__ = ["MESSAGES", "make_wrapper"]
+__all__ = ["MESSAGES", "MessageStreamManagerProxy", "make_wrapper"]
 
 MESSAGES = Operation("chat", messages_request, message_response, MessagesAccumulator, proxy_stream)
 
 
-def _hook_manager(
-    manager: Any, tracer: Tracer, config: GenerationConfig, kwargs: dict[str, Any], is_async: bool
-) -> None:
-    attr = f"_{type(manager).__name__}__api_request"
-    original = manager.__dict__.get(attr)
-    if original is None:
-        logger.debug(
-            "ashr_labs: %s has no request hook; stream() not traced", type(manager).__name__
-        )
-        return
-    stream_kwargs = {**kwargs, "stream": True}
-    if is_async:
-        # The async manager awaits a coroutine made up front; ours awaits it in turn.
-        manager.__dict__[attr] = run_async(
-            tracer, MESSAGES, config, lambda _kw: original, stream_kwargs
-        )
-    else:
-        manager.__dict__[attr] = lambda: run_sync(
-            tracer, MESSAGES, config, lambda _kw: original(), stream_kwargs
-        )
+def _snapshot(stream: Any) -> Any:
+    """The helper's accumulated message, or None before its first event."""
+    try:
+        return stream.current_message_snapshot
+    except Exception:
+        return None
 
 
-def make_messages_stream(tracer: Tracer, config: GenerationConfig, is_async: bool) -> Any:
+class MessageStreamManagerProxy(CopyAsWrapped):
+    """``messages.stream()``'s manager (sync or async); see the module docstring."""
+
+    def __init__(
+        self, wrapped: Any, tracer: Tracer, config: GenerationConfig, kwargs: dict[str, Any]
+    ) -> None:
+        super().__init__(wrapped)
+        self._self_tracer = tracer
+        self._self_config = config
+        self._self_kwargs = {**kwargs, "stream": True}
+        self._self_call: CallSpan | None = None
+        self._self_stream: Any = None
+
+    def _operation(self) -> Operation:
+        def keep_open(stream: Any, call: CallSpan, _acc: Any) -> Any:
+            self._self_call, self._self_stream = call, stream
+            return stream
+
+        return dataclasses.replace(MESSAGES, stream_proxy=keep_open)
+
+    def __enter__(self) -> Any:
+        return run_sync(
+            self._self_tracer,
+            self._operation(),
+            self._self_config,
+            lambda _kw: self.__wrapped__.__enter__(),
+            self._self_kwargs,
+        )
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(*exc_info)
+        finally:
+            self._finish(exc_info[1])
+
+    async def __aenter__(self) -> Any:
+        return await run_async(
+            self._self_tracer,
+            self._operation(),
+            self._self_config,
+            lambda _kw: self.__wrapped__.__aenter__(),
+            self._self_kwargs,
+        )
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(*exc_info)
+        finally:
+            self._finish(exc_info[1])
+
+    def _finish(self, exc: BaseException | None, reason: str = "closed") -> None:
+        call = self._self_call
+        if call is None or call.ended:
+            return
+        with internal_errors():
+            message = _snapshot(self._self_stream)
+            extracted = message_response(message) if message is not None else Extracted()
+            if read(message, "stop_reason") is not None:
+                call.finish(extracted)
+            elif exc is not None:
+                call.fail(exc, partial=extracted)
+            else:
+                call.finish(extracted, incomplete=reason)
+
+    def __del__(self) -> None:
+        try:
+            self._finish(None, "abandoned")
+        except Exception:  # noqa: S110 - a finalizer must never raise
+            pass
+
+
+def make_messages_stream(tracer: Tracer, config: GenerationConfig) -> Any:
     def traced(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         manager = wrapped(*args, **kwargs)
-        if not is_instrumentation_suppressed():
-            with internal_errors():
-                _hook_manager(manager, tracer, config, kwargs, is_async)
+        if is_instrumentation_suppressed():
+            return manager
+        with internal_errors():
+            return MessageStreamManagerProxy(manager, tracer, config, kwargs)
         return manager
 
     return traced
@@ -67,8 +130,6 @@ def make_messages_stream(tracer: Tracer, config: GenerationConfig, is_async: boo
 
 def make_wrapper(target: WrapTarget, tracer: Tracer, config: GenerationConfig) -> Any:
     if target.operation == "messages_stream":
-        return make_messages_stream(tracer, config, is_async=False)
-    if target.operation == "async_messages_stream":
-        return make_messages_stream(tracer, config, is_async=True)
+        return make_messages_stream(tracer, config)
     factory = make_async_wrapper if target.is_async else make_sync_wrapper
     return factory(tracer, MESSAGES, config)

@@ -15,9 +15,14 @@ _CHAT = "openai.resources.chat.completions.completions"
 _RESPONSES = "openai.resources.responses.responses"
 _EMBEDDINGS = "openai.resources.embeddings"
 
+_CHAT_BEFORE_1_55 = ("openai.resources.chat.completions",)
+_BETA_CHAT = "openai.resources.beta.chat.completions"
+
 TARGETS: tuple[WrapTarget, ...] = (
-    WrapTarget(_CHAT, "Completions.create", "chat"),
-    WrapTarget(_CHAT, "AsyncCompletions.create", "chat", is_async=True),
+    WrapTarget(_CHAT, "Completions.create", "chat", fallbacks=_CHAT_BEFORE_1_55),
+    WrapTarget(
+        _CHAT, "AsyncCompletions.create", "chat", is_async=True, fallbacks=_CHAT_BEFORE_1_55
+    ),
     WrapTarget(_CHAT, "Completions.parse", "chat", optional=True),
     WrapTarget(_CHAT, "AsyncCompletions.parse", "chat", is_async=True, optional=True),
     WrapTarget(_RESPONSES, "Responses.create", "responses", optional=True),
@@ -26,4 +31,7 @@ TARGETS: tuple[WrapTarget, ...] = (
     WrapTarget(_RESPONSES, "AsyncResponses.parse", "responses", is_async=True, optional=True),
     WrapTarget(_EMBEDDINGS, "Embeddings.create", "embeddings"),
     WrapTarget(_EMBEDDINGS, "AsyncEmbeddings.create", "embeddings", is_async=True),
+    # Until chat.completions.parse() moved out of beta, beta's parse posted on its own.
+    WrapTarget(_BETA_CHAT, "Completions.parse", "chat", optional=True),
+    WrapTarget(_BETA_CHAT, "AsyncCompletions.parse", "chat", is_async=True, optional=True),
 )
