@@ -72,3 +72,19 @@ def test_instrument_and_undo_are_quiet(client: Any, caplog: pytest.LogCaptureFix
     ashr_labs.uninstrument()
     ashr_labs.uninstrument()
     assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_f36_canaries_end_to_end(instrumented: Any, oai: Any, fake: FakeLLM) -> None:
+    """Through the real exporter and server: content canaries stored, secret canaries never."""
+    from tests.support.fake_llm import Reply
+
+    secret = "sk-canary0123456789abcdefXYZ"
+    fake.script(Reply(text=f"completion-canary-e2e {secret}"))
+    with instrumented.trace("canary-run") as trace:
+        oai.chat.completions.create(
+            model="gpt-test", messages=[{"role": "user", "content": f"prompt-canary-e2e {secret}"}]
+        )
+    assert instrumented.flush(5.0)["complete"]
+    stored = str(instrumented.get_observability_trace(trace.trace_id))
+    assert "prompt-canary-e2e" in stored and "completion-canary-e2e" in stored
+    assert secret not in stored
