@@ -115,3 +115,28 @@ def test_f40_tracing_objects_and_logs_never_show_the_key(
     for blob in blobs:
         assert key not in blob
         assert "tp_wrongwrongwrongwrong" not in blob
+
+
+def test_a_span_ending_after_its_trace_joins_it_on_the_server(live: Any) -> None:
+    """A late span (e.g. a stream consumed after the trace ended) is sent at once and merged."""
+    from opentelemetry import trace as otel_trace
+
+    tracer = live.tracer_provider.get_tracer("ashr_labs.test")
+    with live.trace("late-parent", user_id="u-late") as t:
+        with t.span("step") as step:
+            late = tracer.start_span(
+                "late-llm",
+                context=otel_trace.set_span_in_context(step.otel_span),
+                attributes={"gen_ai.request.model": "m"},
+            )
+    assert live.flush(5)["complete"]
+    late.end()
+    report = live.flush(5)
+    assert report["complete"] and report["failed"] == 0
+    stored = live.get_observability_trace(t.trace_id)["trace"]
+    assert stored["name"] == "late-parent" and stored["user_id"] == "u-late"
+    assert stored["incomplete"] is False
+    by_name = {o["name"]: o for o in stored["observations"]}
+    assert by_name["late-llm"]["parent_observation_id"] == by_name["step"]["id"]
+    assert by_name["late-llm"]["type"] == "generation"
+    assert by_name["step"]["parent_observation_id"] is None

@@ -34,6 +34,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from .._attributes import ASHR_OBSERVATION_TYPE
 from .._errors import AshrLabsError, ConfigurationError, RequestTimeoutError, TransportError
 from .._http import Transport
 from .._safety import suppress_instrumentation
@@ -49,6 +50,7 @@ __all__ = ["AshrSpanExporter"]
 INGEST_FUNCTION = "ingest_observability_trace"
 _RESEND_VALUE_CAP = 2048
 _OUTCOMES_CAP = 1024
+_SENT_ROOTS_CAP = 4096
 _SPAN_OVERHEAD_BYTES = 256
 _DOWN_MIN_S = 1.0
 _DOWN_MAX_S = 30.0
@@ -63,6 +65,8 @@ class _Buffer:
     size: int = 0
     dropped: int = 0
     relevant: bool = False
+    late: bool = False
+    """The trace was already sent: these spans go out at once as a partial supplement."""
 
 
 @dataclass
@@ -71,6 +75,7 @@ class _Ready:
     spans: list[ReadableSpan]
     incomplete: bool
     dropped: int
+    root_span_id: int | None = None
 
 
 def _estimate_size(span: ReadableSpan) -> int:
@@ -133,6 +138,8 @@ class AshrSpanExporter(SpanExporter):
         self._buffers: collections.OrderedDict[int, _Buffer] = collections.OrderedDict()
         self._pending_drops: dict[int, int] = {}
         self._outcomes: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
+        # trace id -> span id of its Ashr root (or None), for spans that end after their trace.
+        self._sent_roots: collections.OrderedDict[int, int | None] = collections.OrderedDict()
         self._in_flight = 0
         self.sent = 0
         self.failed = 0
@@ -197,6 +204,7 @@ class AshrSpanExporter(SpanExporter):
         with self._lock:
             for span in spans:
                 self._add(span, ready)
+            self._release_late(ready)
             self._expire_locked(time.monotonic(), ready)
             self._in_flight += len(ready)
         return self._send_all(ready)
@@ -246,6 +254,7 @@ class AshrSpanExporter(SpanExporter):
                     ready.append(released)
             buffer = _Buffer(created=time.monotonic())
             buffer.dropped = self._pending_drops.pop(trace_id, 0)
+            buffer.late = trace_id in self._sent_roots
             self._buffers[trace_id] = buffer
         root = is_local_root(span)
         size = _estimate_size(span)
@@ -273,9 +282,30 @@ class AshrSpanExporter(SpanExporter):
         if buffer is None:
             return None
         self.buffered_bytes -= buffer.size
-        if not buffer.relevant:
+        if not buffer.relevant and not buffer.late:
             return None
+        if buffer.late:
+            return _Ready(
+                trace_id, buffer.spans, True, buffer.dropped, self._sent_roots.get(trace_id)
+            )
+        if not incomplete:
+            self._remember_root(trace_id, buffer.spans)
         return _Ready(trace_id, buffer.spans, incomplete or buffer.dropped > 0, buffer.dropped)
+
+    def _remember_root(self, trace_id: int, spans: list[ReadableSpan]) -> None:
+        root = spans[-1]  # the root ends the buffer
+        attributes = root.attributes or {}
+        ashr_root = attributes.get(ASHR_OBSERVATION_TYPE) == "trace" and root.context is not None
+        self._sent_roots[trace_id] = root.context.span_id if ashr_root and root.context else None
+        self._sent_roots.move_to_end(trace_id)
+        while len(self._sent_roots) > _SENT_ROOTS_CAP:
+            self._sent_roots.popitem(last=False)
+
+    def _release_late(self, ready: list[_Ready]) -> None:
+        for trace_id in [tid for tid, buf in self._buffers.items() if buf.late]:
+            released = self._release(trace_id, incomplete=True)
+            if released is not None:
+                ready.append(released)
 
     def _expire_locked(self, now: float, ready: list[_Ready]) -> None:
         limit = self.options.max_trace_age_s
@@ -351,6 +381,7 @@ class AshrSpanExporter(SpanExporter):
             options=self.options,
             value_cap=value_cap,
             open_root=open_root if isinstance(open_root, ReadableSpan) else None,
+            ashr_root_span_id=item.root_span_id,
         )
         if value_cap is None:
             size = len(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
@@ -365,6 +396,7 @@ class AshrSpanExporter(SpanExporter):
                     options=self.options,
                     value_cap=min(per_value, self.options.max_value_bytes),
                     open_root=open_root if isinstance(open_root, ReadableSpan) else None,
+                    ashr_root_span_id=item.root_span_id,
                 )
         return payload
 

@@ -313,25 +313,33 @@ def build_trace_payload(
     options: TracingOptions | None = None,
     value_cap: int | None = None,
     open_root: ReadableSpan | None = None,
+    ashr_root_span_id: int | None = None,
 ) -> dict[str, Any]:
     """The ingest payload for one trace's finished spans (creation order, protocol §2.2).
 
     ``open_root``: the still-open Ashr root of a partial trace, read for the trace header only.
+    ``ashr_root_span_id``: the Ashr root of a trace already sent (a late partial), whose
+    children are top-level observations. Other parents are kept even when they travel in
+    another payload of the same trace (the server merges them).
     """
     mapper = _Mapper(options, value_cap)
     ordered = sorted(spans, key=lambda s: s.start_time or 0)
-    present = {s.context.span_id for s in ordered if s.context is not None}
     root = next((s for s in ordered if is_local_root(s)), None)
     ashr_root = root if root is not None and _root_type(root) == "trace" else None
+    if ashr_root is not None and ashr_root.context is not None:
+        ashr_root_span_id = ashr_root.context.span_id
+    elif (
+        open_root is not None and open_root.context is not None and _root_type(open_root) == "trace"
+    ):
+        ashr_root_span_id = open_root.context.span_id
     observations: list[dict[str, Any]] = []
     for span in ordered:
         if span is ashr_root:
             continue
         parent = span.parent
         parent_id = None
-        if parent is not None and parent.span_id in present and not is_local_root(span):
-            if ashr_root is None or parent.span_id != ashr_root.context.span_id:
-                parent_id = _span_hex(parent.span_id)
+        if parent is not None and not is_local_root(span) and parent.span_id != ashr_root_span_id:
+            parent_id = _span_hex(parent.span_id)
         observations.append(mapper.observation(span, parent_id))
         own_id = _span_hex(span.context.span_id) if span.context else None
         for index, event in enumerate(span.events):
