@@ -5,6 +5,7 @@ calls, streams, ``with``/``async with``, ``close()``, raw responses and Anthropi
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +57,9 @@ def chat_stream_with_and_close(fake: FakeLLM) -> Result:
     oai, _ = _clients(fake)
     with oai.chat.completions.create(model="m", messages=MESSAGES, stream=True) as stream:
         first = next(stream).model_dump()
+    # The rest is held back, so what next() does after close() does not race the network.
+    release = threading.Event()
+    fake.script(Reply(hold_after=1, release=release))
     again = oai.chat.completions.create(model="m", messages=MESSAGES, stream=True)
     next(again)
     closed = again.close()
@@ -64,6 +68,8 @@ def chat_stream_with_and_close(fake: FakeLLM) -> Result:
         after = "no error"
     except Exception as exc:
         after = type(exc).__name__
+    finally:
+        release.set()
     return {
         "first": first,
         "closed": closed,
