@@ -140,3 +140,19 @@ def test_a_span_ending_after_its_trace_joins_it_on_the_server(live: Any) -> None
     assert by_name["late-llm"]["parent_observation_id"] == by_name["step"]["id"]
     assert by_name["late-llm"]["type"] == "generation"
     assert by_name["step"]["parent_observation_id"] is None
+
+
+def test_a_child_started_after_its_parent_ended_keeps_its_parent(live: Any) -> None:
+    """A span opened under an already-ended span (late callback) still nests under it."""
+    from opentelemetry import trace as otel_trace
+
+    tracer = live.tracer_provider.get_tracer("ashr_labs.test")
+    with live.trace("late-child") as t:
+        step = t.span("step")
+        step.end()
+        late = tracer.start_span("after", context=otel_trace.set_span_in_context(step.otel_span))
+        late.end()
+    live.flush(5)
+    stored = live.get_observability_trace(t.trace_id)["trace"]
+    by_name = {o["name"]: o for o in stored["observations"]}
+    assert by_name["after"]["parent_observation_id"] == by_name["step"]["id"]

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["AshrBatchSpanProcessor"]
 
 _OPEN_SPANS_CAP = 100_000
+_ENDED_IDS_CAP = 16_384
 
 
 class AshrBatchSpanProcessor(SpanProcessor):
@@ -65,6 +66,9 @@ class AshrBatchSpanProcessor(SpanProcessor):
         self._wake = threading.Event()
         self._queue: collections.deque[ReadableSpan] = collections.deque()
         self._open: set[int] = set()
+        # Recently ended span ids: a child started after its parent ended is still ours.
+        self._ended_ids: set[int] = set()
+        self._ended_order: collections.deque[int] = collections.deque()
         self._busy = False
         self._flush_requested = False
         self._stopping = False
@@ -79,7 +83,12 @@ class AshrBatchSpanProcessor(SpanProcessor):
         with internal_errors():
             context = span.get_span_context()
             parent = span.parent
-            if parent is not None and not parent.is_remote and parent.span_id not in self._open:
+            if (
+                parent is not None
+                and not parent.is_remote
+                and parent.span_id not in self._open
+                and parent.span_id not in self._ended_ids
+            ):
                 span.set_attribute(ASHR_LOCAL_ROOT, True)
             if len(self._open) < _OPEN_SPANS_CAP:
                 self._open.add(context.span_id)
@@ -92,11 +101,18 @@ class AshrBatchSpanProcessor(SpanProcessor):
                 if state.session_id is not None:
                     span.set_attribute(attrs.ASHR_SESSION_ID, state.session_id)
 
+    def _remember_ended(self, span_id: int) -> None:
+        self._ended_ids.add(span_id)
+        self._ended_order.append(span_id)
+        if len(self._ended_order) > _ENDED_IDS_CAP:
+            self._ended_ids.discard(self._ended_order.popleft())
+
     def on_end(self, span: ReadableSpan) -> None:
         with internal_errors():
             context = span.context
             if context is not None:
                 self._open.discard(context.span_id)
+                self._remember_ended(context.span_id)
             if context is None or not context.trace_flags.sampled:
                 return
             if self._pid != os.getpid():
