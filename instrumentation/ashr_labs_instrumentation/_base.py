@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import wrapt
 from opentelemetry import trace
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.util.types import AttributeValue
 
@@ -48,8 +49,6 @@ __all__ = [
 
 RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 """Header both SDKs add on ``with_raw_response`` ("true") and ``with_streaming_response`` paths."""
-
-ERROR_TYPE = "error.type"
 
 # Set while a patched call runs, so a patched base and subclass method (or a library method that
 # calls another patched one) make one generation, not two (FAULTS.md F32).
