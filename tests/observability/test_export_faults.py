@@ -353,3 +353,35 @@ def test_f17_zero_code_style_no_export_loop(monkeypatch: pytest.MonkeyPatch) -> 
             provider.shutdown()
         assert backend.count(INGEST) == 1
     assert sorted(s.name for s in memory.get_finished_spans()) == ["chat", "handler"]
+
+
+def test_an_internal_mapping_bug_loses_one_trace_and_is_logged_once(
+    make_client: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Strict mode off: a mapping bug counts the trace lost, logs once; later traces still go."""
+    from ashr_labs import _safety
+    from ashr_labs.observability import _exporter
+
+    _safety.set_strict(False)
+    real = _exporter.build_trace_payload
+    calls = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise RuntimeError("mapping bug")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_exporter, "build_trace_payload", flaky)
+    caplog.set_level(logging.WARNING, logger="ashr_labs")
+    with ScriptedBackend() as backend:
+        client = make_client(backend.url)
+        assert client.trace("a").end()["status"] == "queued"
+        client.flush(5)
+        client.trace("b").end()
+        client.trace("c").end()
+        report = client.flush(5)
+        assert [t["name"] for t in ingested(backend)] == ["c"]
+    assert report["failed"] == 2 and report["reasons"] == {"internal_error": 2}
+    internal = [r for r in caplog.records if "internal error" in r.getMessage()]
+    assert len(internal) == 1

@@ -37,7 +37,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from .._attributes import ASHR_OBSERVATION_TYPE
 from .._errors import AshrLabsError, ConfigurationError, RequestTimeoutError, TransportError
 from .._http import Transport
-from .._safety import suppress_instrumentation
+from .._safety import internal_errors, suppress_instrumentation
 from .._settings import ASHR_LABS_API_KEY, ASHR_LABS_BASE_URL, ASHR_LABS_TIMEOUT, DEFAULT_BASE_URL
 from ._context import lookup_trace
 from ._mapping import build_trace_payload, is_local_root, is_relevant
@@ -327,6 +327,8 @@ class AshrSpanExporter(SpanExporter):
                 except Exception as exc:  # a bug in mapping: count the trace as lost, go on
                     self._record_failure(item, "internal_error", redact_text(repr(exc))[:200])
                     ok = False
+                    with internal_errors():  # logged once; re-raised under strict mode (tests)
+                        raise
                 finally:
                     with self._lock:
                         self._in_flight -= 1
