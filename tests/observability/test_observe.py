@@ -221,3 +221,38 @@ def test_client_observe_binds_to_that_client(make_client: Any, backend: Any) -> 
 
     assert bound() == 1
     assert [s.name for s in memory.get_finished_spans()] == ["bound"]
+
+
+def test_injected_tracing_bugs_never_break_the_caller(
+    traced: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Strict mode off: span start and end blow up; the user's code runs once, unchanged."""
+    from ashr_labs import _safety
+    from ashr_labs.observability import _decorators, _spans
+
+    client, _ = traced
+    _safety.set_strict(False)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("injected tracing bug")
+
+    monkeypatch.setattr(_decorators, "start_observation", broken)
+    monkeypatch.setattr(_spans, "prepare_value", broken)
+    runs = []
+
+    @observe(name="work")
+    def work(x: int) -> int:
+        runs.append(x)
+        return x * 3
+
+    caplog.set_level(logging.WARNING, logger="ashr_labs")
+    with client.trace("t") as t:
+        assert work(2) == 6
+        with t.span("s", input={"a": 1}) as s:
+            s.end(output={"b": 2})
+    with pytest.raises(ZeroDivisionError):
+        with client.trace("t2"):
+            work(1) / 0
+    assert runs == [2, 1]
+    assert t.end()["status"] == "error"
+    assert len([r for r in caplog.records if "internal error" in r.getMessage()]) == 1
