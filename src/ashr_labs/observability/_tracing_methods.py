@@ -116,9 +116,15 @@ class TracingMethods:
 
     def flush(self, timeout: float | None = None) -> dict[str, Any]:
         """Send every ended trace now; wait at most ``timeout`` seconds (default
-        ``flush_timeout_s``) and report: ``{"sent", "pending", "dropped", "failed", "complete",
-        "reasons"}``. Counters are totals since the client was created. Never raises; sending
-        goes on in the background after the deadline.
+        ``flush_timeout_s``) and report what happened. Never raises; sending goes on in the
+        background after the deadline.
+
+        Report keys (totals since the client was created): ``sent`` trace payloads delivered
+        (a trace sent in parts, e.g. partial then late spans, counts each part); ``failed``
+        payloads lost after their retries; ``dropped`` spans refused by a full queue or a full
+        trace buffer; ``pending`` traces ended but not yet answered; ``complete`` whether
+        nothing is pending; ``reasons`` counts per cause (``connection``, ``timeout``,
+        ``http_<status>``, ``queue_full``, ``trace_too_large``, ...).
         """
         report: dict[str, Any] = dict(_EMPTY_REPORT)
         with internal_errors():
