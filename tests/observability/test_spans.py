@@ -208,3 +208,35 @@ def test_disabled_client_hands_out_working_noops(make_client: Any, backend: Any)
     assert len(t.trace_id) == 32 and t.trace_id != "0" * 32
     assert isinstance(client.tracer_provider, otel_trace.NoOpTracerProvider)
     assert client.flush(1)["sent"] == 0 and backend.count() == 0
+
+
+def test_f35_eval_runner_workers_nest_under_the_callers_trace(traced: Any) -> None:
+    """EvalRunner(max_workers=4) with a traced agent: every agent span nests under the trace."""
+    from ashr_labs import EvalRunner, observe
+
+    client, memory = traced
+
+    class Agent:
+        @observe(name="agent.respond", as_type="generation")
+        def respond(self, message: str) -> dict[str, Any]:
+            return {"text": f"echo {message}", "tool_calls": []}
+
+        def reset(self) -> None:
+            pass
+
+    source = {
+        "runs": {
+            f"s{i}": {
+                "actions": [
+                    {"actor": "user", "content": f"hi {i}"},
+                    {"actor": "agent", "content": f"echo hi {i}"},
+                ]
+            }
+            for i in range(8)
+        }
+    }
+    with client.trace("eval") as caller:
+        EvalRunner(source).run(Agent(), max_workers=4)
+    responds = [s for s in memory.get_finished_spans() if s.name == "agent.respond"]
+    assert len(responds) == 8
+    assert {s.context.trace_id for s in responds} == {int(caller.trace_id, 16)}
