@@ -181,3 +181,55 @@ def test_f30_async_abandoned_without_close(
     gc.collect()
     assert len(spans.generations()) == 1
     _clean(caplog)
+
+
+def test_f30_async_stream_closed_from_another_task(fake: FakeLLM, spans: Spans) -> None:
+    """One task reads, another closes the stream: the span ends once, with the partial output."""
+    release = threading.Event()
+    fake.script(Reply(hold_after=2, release=release))
+
+    async def main() -> None:
+        async with openai.AsyncOpenAI(
+            base_url=fake.url + "/v1", api_key="test", max_retries=0
+        ) as client:
+            stream = await client.chat.completions.create(
+                model="gpt-test", messages=MESSAGES, stream=True
+            )
+            await stream.__anext__()
+            await stream.__anext__()
+
+            async def read_rest() -> BaseException | None:
+                try:
+                    async for _ in stream:
+                        pass
+                except Exception as exc:
+                    return exc
+                return None
+
+            reader = asyncio.create_task(read_rest())
+            await asyncio.sleep(0.05)
+            await asyncio.create_task(stream.close())
+            release.set()
+            await asyncio.wait_for(reader, 5)
+
+    asyncio.run(main())
+    span = spans.one()
+    assert json.loads(span.attributes[A.ASHR_OUTPUT])["content"] == "Hello "
+    assert _meta(span) == {"incomplete": True, "reason": "closed"}
+    assert A.ASHR_LEVEL not in span.attributes
+
+
+def test_streams_from_many_threads(oai: Any, spans: Spans) -> None:
+    """Eight threads streaming at once: eight generations, each with its own full output."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(i: int) -> str:
+        stream = oai.chat.completions.create(model=f"gpt-{i}", messages=MESSAGES, stream=True)
+        return "".join(c.choices[0].delta.content or "" for c in stream)
+
+    with ThreadPoolExecutor(8) as pool:
+        texts = list(pool.map(work, range(8)))
+    assert texts == ["Hello from the fake model."] * 8
+    gens = spans.generations()
+    assert sorted(s.attributes[A.ASHR_MODEL] for s in gens) == sorted(f"gpt-{i}" for i in range(8))
+    assert all(json.loads(s.attributes[A.ASHR_OUTPUT])["content"] == texts[0] for s in gens)
