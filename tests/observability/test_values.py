@@ -279,3 +279,25 @@ def test_fast_path_agrees_with_the_general_walk(value: Any) -> None:
 
     if value is not None:  # None means "set nothing"
         assert prepare_value(value) == dumps_bounded(to_json_value(value), 64 * 1024)
+
+
+def test_pydantic_fields_json_mode_cannot_render_fall_back_to_python_values() -> None:
+    """A model holding an arbitrary object still serialises; its generator is not consumed."""
+
+    class Loose(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(arbitrary_types_allowed=True)
+        thing: Any
+        n: int
+
+    class Thing:
+        def __repr__(self) -> str:
+            return "Thing()"
+
+    out = strict_loads(prepare_value(Loose(thing=Thing(), n=2)) or "")
+    assert out == {"thing": "Thing()", "n": 2}
+
+
+def test_float_and_special_keys_are_stringified_plainly() -> None:
+    """NaN/inf/float/None/bool keys become plain strings."""
+    out = strict_loads(prepare_value({math.nan: 1, 1.5: 2, None: 3, True: 4}) or "")
+    assert out == {"NaN": 1, "1.5": 2, "null": 3, "true": 4}

@@ -257,8 +257,11 @@ class _Walker:
     def _key(self, key: Any) -> str:
         if type(key) is str:
             return self._text(key)
-        if key is None or type(key) in (bool, int, float):
-            return json.dumps(_float(key) if type(key) is float else key)
+        if type(key) is float:
+            as_float = _float(key)
+            return as_float if type(as_float) is str else json.dumps(as_float)
+        if key is None or type(key) in (bool, int):
+            return json.dumps(key)
         try:
             text = str(key)
             if type(text) is not str:
@@ -303,7 +306,10 @@ def _structured_form(obj: Any, tp: type) -> list[tuple[Any, Any]] | None:
     """Fields of a Pydantic model, a dataclass instance, or a plain object with ``__dict__``."""
     dump = getattr(tp, "model_dump", None)
     if callable(dump):
-        data = obj.model_dump(mode="json")
+        try:
+            data = obj.model_dump(mode="json")
+        except Exception:  # a field JSON mode cannot render: take Python values, walk them
+            data = obj.model_dump()
         return list(data.items()) if type(data) is dict else [("value", data)]
     if dataclasses.is_dataclass(tp):
         return [(f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj)]
