@@ -234,3 +234,37 @@ def test_f15_pool_workers_recycled_after_each_task_flush_their_traces(
     assert done.returncode == 0, done.stderr
     names = sorted(b["trace"]["name"] for b in backend.bodies(INGEST))
     assert names == sorted(f"task{i}" for i in range(10))
+
+
+@pytest.mark.timing
+def test_f04_many_clients_share_one_exit_budget() -> None:
+    """Three clients against a blackhole, 1 s budget each: the exit takes about 1 s, not 3."""
+    with blackhole() as hole:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent(f"""
+                from ashr_labs import AshrLabsClient
+                clients = [AshrLabsClient(api_key={CANARY_KEY!r}, base_url={hole.url!r},
+                                          flush_timeout_s=1.0, export_timeout_s=5)
+                           for _ in range(3)]
+                for c in clients:
+                    for i in range(3):
+                        c.trace(f"t{{i}}").end()
+                print("returning", flush=True)
+            """),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=child_env(),
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "returning"
+        returned_at = time.monotonic()
+        _, stderr = proc.communicate(timeout=15)
+        elapsed = time.monotonic() - returned_at
+    assert proc.returncode == 0, stderr
+    assert elapsed < 1.0 * 1.5 + 0.5 + 0.5, elapsed
+    assert stderr.count("not delivered at exit") == 1 and "Traceback" not in stderr

@@ -22,6 +22,7 @@ import os
 import random
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -202,8 +203,12 @@ def _shutdown_all_at_exit() -> None:
     runtimes: list[TracingRuntime] = []
     try:
         runtimes = list(_live)
+        # One budget for the whole exit, not one per client (many clients, one dead backend).
+        budget = max((r.options.flush_timeout_s for r in runtimes), default=0.0)
+        deadline = time.monotonic() + budget
         for runtime in runtimes:
-            runtime.close(runtime.options.flush_timeout_s)
+            remaining = min(runtime.options.flush_timeout_s, deadline - time.monotonic())
+            runtime.close(max(0.0, remaining))
             lost += runtime.lost()
             if runtime.processor is not None:
                 for key, count in runtime.processor.report()["reasons"].items():
