@@ -164,8 +164,24 @@ class _Hostile:
         raise RuntimeError("iter")
 
 
+class _BadStr(str):
+    def __str__(self) -> str:
+        raise RuntimeError("str")
+
+    __repr__ = __str__
+
+
+class _BadInt(int):
+    def __str__(self) -> str:
+        raise RuntimeError("str")
+
+    __repr__ = __str__
+
+
 hostile = st.one_of(
     st.builds(_Hostile),
+    st.builds(_BadStr, st.text(max_size=5)),
+    st.builds(_BadInt, st.integers()),
     st.builds(lambda: {_Key(): 1}),
     st.builds(lambda: iter([1])),
     st.builds(lambda: [_Hostile(), {"": _Hostile()}]),

@@ -60,8 +60,15 @@ def _text(value: Any) -> str | None:
         return None
     if type(value) is str:
         return value
-    if isinstance(value, str | int | float):
-        return str(value)
+    # Subclasses may override __str__ (and raise): use the base types' own conversions.
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return float.__repr__(value)
     return f"<{safe_type_name(value)}>"
 
 
