@@ -93,7 +93,8 @@ def show_scenarios(source: dict[str, Any]) -> None:
             expected = action.get("expected_response", {}).get("tool_calls", [])
             calls = ", ".join(f"{c['name']}({c['arguments_json']})" for c in expected)
             text = (action.get("content") or "").replace("\n", " ")[:70]
-            print(f"      {action.get('actor', 'user'):>11}: {text}" + (f"  -> {calls}" if calls else ""))
+            arrow = f"  -> {calls}" if calls else ""
+            print(f"      {action.get('actor', 'user'):>11}: {text}{arrow}")
 
 
 def show_results(graded: dict[str, Any]) -> None:

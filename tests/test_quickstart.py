@@ -11,7 +11,7 @@ QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
 
 
 def test_quickstart_runs_end_to_end() -> None:
-    """Generate, evaluate, grade and trace against an in-process local server, in a fresh process."""
+    """Generate, evaluate, grade and trace against an in-process local server, in a new process."""
     done = subprocess.run(
         [sys.executable, str(QUICKSTART)], capture_output=True, text=True, timeout=120
     )

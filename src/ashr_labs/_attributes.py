@@ -11,7 +11,7 @@ from __future__ import annotations
 
 # --- Ashr observation attributes (on every Ashr span) -------------------------------------------
 ASHR_OBSERVATION_TYPE = "ashr.observation.type"
-"""``"trace"`` on a root made by ``client.trace()``/``@observe``, else ``"span"`` or ``"generation"``."""
+"""``"trace"`` on a root from ``client.trace()``/``@observe``, else ``"span"``/``"generation"``."""
 ASHR_INPUT = "ashr.observation.input"
 ASHR_OUTPUT = "ashr.observation.output"
 ASHR_METADATA = "ashr.observation.metadata"
@@ -61,7 +61,7 @@ GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
 GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
 GEN_AI_TOOL_NAME = "gen_ai.tool.name"
 GEN_AI_PROMPT_PREFIX = "gen_ai.prompt"
-"""OpenLLMetry's indexed prompt attributes: ``gen_ai.prompt.0.role``, ``gen_ai.prompt.0.content``."""
+"""OpenLLMetry's indexed prompt attributes (``gen_ai.prompt.0.role``, ``...0.content``)."""
 GEN_AI_COMPLETION_PREFIX = "gen_ai.completion"
 
 GEN_AI_PREFIX = "gen_ai."

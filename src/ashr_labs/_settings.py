@@ -12,7 +12,7 @@ ASHR_LABS_API_KEY = "ASHR_LABS_API_KEY"
 """API key (``tp_...``). Required by ``AshrLabsClient.from_env`` and by zero-code tracing."""
 
 ASHR_LABS_BASE_URL = "ASHR_LABS_BASE_URL"
-"""Base URL of the Ashr API. Point it at ``ashr-labs serve`` (``http://127.0.0.1:PORT``) locally."""
+"""Base URL of the Ashr API; point it at ``ashr-labs serve`` (``http://127.0.0.1:PORT``)."""
 
 ASHR_LABS_TIMEOUT = "ASHR_LABS_TIMEOUT"
 """Per-call deadline in seconds for zero-code tracing (the constructor's ``timeout`` elsewhere)."""
@@ -24,13 +24,13 @@ ASHR_LABS_ALLOW_INSECURE = "ASHR_LABS_ALLOW_INSECURE"
 """Set to ``1`` to allow sending the key over plain ``http://`` to a host that is not loopback."""
 
 ASHR_LABS_TRACING_ENABLED = "ASHR_LABS_TRACING_ENABLED"
-"""Set to ``0`` / ``false`` to turn all tracing into no-ops (``OTEL_SDK_DISABLED=true`` also does)."""
+"""``0`` / ``false`` turns all tracing into no-ops (``OTEL_SDK_DISABLED=true`` does too)."""
 
 ASHR_LABS_CAPTURE_CONTENT = "ASHR_LABS_CAPTURE_CONTENT"
-"""Set to ``0`` / ``false`` to keep inputs, outputs, prompts and completions out of exported spans."""
+"""``0`` / ``false`` keeps inputs, outputs, prompts and completions out of exported spans."""
 
 ASHR_LABS_STRICT = "ASHR_LABS_STRICT"
-"""Set to ``1`` to re-raise internal tracing errors instead of logging them (the test suite does)."""
+"""``1`` re-raises internal tracing errors instead of logging them (the test suite does)."""
 
 ASHR_LABS_LLM_BASE_URL = "ASHR_LABS_LLM_BASE_URL"
 """Local server: an OpenAI-compatible endpoint for LLM-backed dataset generation and judging."""
