@@ -387,7 +387,7 @@ def _trace_header(
         "user_id": user_id,
         "session_id": session_id,
         "metadata": mapper.own(attributes.get(attrs.ASHR_TRACE_METADATA)),
-        "tags": [str(t) for t in tags] if tags else [],
+        "tags": [t for t in to_json_value(list(tags)) if isinstance(t, str)] if tags else [],
     }
     if ashr_root is not None:
         header["input"] = mapper.own(attributes.get(attrs.ASHR_TRACE_INPUT))

@@ -76,7 +76,7 @@ def _tags(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [value]
+        return [_text(value) or ""]
     try:
         items = list(value)[:100] if isinstance(value, Sequence | set | frozenset) else [value]
     except Exception:
