@@ -135,6 +135,7 @@ class AshrSpanExporter(SpanExporter):
 
     def _init_state(self) -> None:
         self._lock = threading.Lock()
+        self._outcome_ready = threading.Condition(self._lock)
         self._buffers: collections.OrderedDict[int, _Buffer] = collections.OrderedDict()
         self._pending_drops: dict[int, int] = {}
         self._outcomes: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
@@ -190,6 +191,17 @@ class AshrSpanExporter(SpanExporter):
     def outcome(self, trace_id_hex: str) -> dict[str, Any] | None:
         with self._lock:
             return self._outcomes.get(trace_id_hex)
+
+    def wait_outcome(self, trace_id_hex: str, timeout_s: float) -> dict[str, Any] | None:
+        """Block until this trace was answered (or lost), at most ``timeout_s``."""
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        with self._lock:
+            while trace_id_hex not in self._outcomes:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._outcome_ready.wait(remaining)
+            return self._outcomes[trace_id_hex]
 
     def reset_after_fork(self) -> None:
         """In a forked child: the parent's buffers are the parent's to send (F13)."""
@@ -442,7 +454,9 @@ class AshrSpanExporter(SpanExporter):
         )
 
     def _remember(self, trace_hex: str, outcome: dict[str, Any]) -> None:
+        """Record a trace's answer (call with the lock held) and wake ``wait_outcome``."""
         self._outcomes[trace_hex] = outcome
+        self._outcome_ready.notify_all()
         self._outcomes.move_to_end(trace_hex)
         while len(self._outcomes) > _OUTCOMES_CAP:
             self._outcomes.popitem(last=False)

@@ -200,6 +200,15 @@ class AshrBatchSpanProcessor(SpanProcessor):
     def _idle(self) -> bool:
         return not self._queue and not self._busy and not self._flush_requested
 
+    def request_flush(self) -> bool:
+        """Ask the worker to export now without waiting; False when there is no worker."""
+        if self._worker is None or not self._worker.is_alive():
+            return False
+        with self._lock:
+            self._flush_requested = True
+        self._wake.set()
+        return True
+
     def flush(self, timeout_s: float) -> dict[str, Any]:
         """Ask the worker to export everything now; wait up to ``timeout_s``; return the report."""
         deadline = time.monotonic() + max(0.0, timeout_s)

@@ -163,8 +163,13 @@ class TracingRuntime:
     def flush_trace(self, trace_id_hex: str) -> dict[str, Any]:
         """``trace.end(flush=True)``: the server's answer, or the documented error dict."""
         budget = self.options.flush_timeout_s
-        self.flush(budget)
-        outcome = self.exporter.outcome(trace_id_hex) if self.exporter is not None else None
+        outcome = None
+        if self.processor is not None and self.exporter is not None:
+            if self.processor.request_flush():
+                outcome = self.exporter.wait_outcome(trace_id_hex, budget)
+            else:
+                self.processor.flush(budget)
+                outcome = self.exporter.outcome(trace_id_hex)
         if outcome is not None:
             return dict(outcome)
         return {
