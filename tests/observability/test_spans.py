@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import threading
@@ -142,7 +143,7 @@ def test_root_under_a_foreign_span_starts_a_new_trace_with_a_link(traced: Any) -
 
 
 def test_f35_context_matrix(traced: Any) -> None:
-    """Plain threads start new traces; wrap_context, context_executor, to_thread and tasks nest."""
+    """Plain threads and executors start new traces; the helpers, to_thread and tasks nest."""
     client, memory = traced
     from ashr_labs import observe
 
@@ -160,6 +161,8 @@ def test_f35_context_matrix(traced: Any) -> None:
         thread.join()
         with context_executor(2) as pool:
             pool.submit(work, "executor").result()
+        with concurrent.futures.ThreadPoolExecutor(2) as bare:
+            bare.submit(work, "bare-executor").result()
         helper = threading.Thread(target=wrap_context(work), args=("wrapped",))
         helper.start()
         helper.join()
@@ -173,7 +176,8 @@ def test_f35_context_matrix(traced: Any) -> None:
         for s in spans
         if s.name.endswith("work")
     }
-    assert by_input["plain"].context.trace_id != caller_id and by_input["plain"].parent is None
+    for alone in ("plain", "bare-executor"):
+        assert by_input[alone].context.trace_id != caller_id and by_input[alone].parent is None
     for nested in ("executor", "wrapped", "to_thread", "task"):
         assert by_input[nested].context.trace_id == caller_id, nested
 
