@@ -1,11 +1,12 @@
 """Ashr Labs SDK: trace AI agents on OpenTelemetry and evaluate them against generated datasets.
 
 Every public name lives here. Importing ``ashr_labs`` never imports ``openai``, ``anthropic`` or
-the local server.
+the local server (``ashr_labs.server``).
 """
 
 from __future__ import annotations
 
+from ._client import AshrLabsClient
 from ._errors import (
     AshrLabsError,
     AuthenticationError,
@@ -19,14 +20,11 @@ from ._errors import (
     ValidationError,
     WaitTimeoutError,
 )
-from ._version import __version__
-
-# --- section: types (owner: client) ---
-from ._types import Agent as AgentResponse
+from ._instrument import instrument, uninstrument
 from ._types import (
-    APIKey,
     Action,
     AgentConfig,
+    APIKey,
     BehaviorRule,
     Dataset,
     ExpectedResponse,
@@ -43,31 +41,8 @@ from ._types import (
     ToolDefinition,
     User,
 )
-# --- end section: types ---
-
-# --- section: client (owner: client) ---
-from ._client import AshrLabsClient
-# --- end section: client ---
-
-# --- section: testing (owner: testing) ---
-# `X as X`: an explicit re-export for mypy, which cannot read the computed __all__ below.
-from .testing import (
-    Agent as Agent,
-    AsyncAgent as AsyncAgent,
-    EvalRunner as EvalRunner,
-    RunBuilder as RunBuilder,
-    TestBuilder as TestBuilder,
-    compare_args_structural as compare_args_structural,
-    compare_tool_args as compare_tool_args,
-    extract_tool_args as extract_tool_args,
-    fuzzy_str_match as fuzzy_str_match,
-    strip_markdown as strip_markdown,
-    text_similarity as text_similarity,
-    tokenize as tokenize,
-)
-# --- end section: testing ---
-
-# --- section: observability (owner: observability) ---
+from ._types import Agent as AgentResponse
+from ._version import __version__
 from .observability import (
     AshrSpanExporter,
     Generation,
@@ -76,72 +51,82 @@ from .observability import (
     TracingOptions,
     context_executor,
     observe,
-    prepare_value,
     update_current_trace,
     wrap_context,
 )
-from ._instrument import instrument, uninstrument  # instrument (H7)
-# --- end section: observability ---
-
-__all__ = sorted(
-    [
-        "AshrLabsError",
-        "AuthenticationError",
-        "AuthorizationError",
-        "ConfigurationError",
-        "NotFoundError",
-        "RateLimitError",
-        "RequestTimeoutError",
-        "ServerError",
-        "TransportError",
-        "ValidationError",
-        "WaitTimeoutError",
-        "__version__",
-        # --- section: __all__ (each owner adds its names on their own lines) ---
-        "AgentResponse",
-        "AshrLabsClient",
-        "APIKey",
-        "Action",
-        "AgentConfig",
-        "BehaviorRule",
-        "Dataset",
-        "ExpectedResponse",
-        "GradingConfig",
-        "ObservabilityObservation",
-        "ObservabilityTrace",
-        "Request",
-        "Run",
-        "Scenario",
-        "SdkNote",
-        "Session",
-        "Tenant",
-        "ToolCall",
-        "ToolDefinition",
-        "User",
-        "Agent",
-        "AsyncAgent",
-        "EvalRunner",
-        "RunBuilder",
-        "TestBuilder",
-        "compare_args_structural",
-        "compare_tool_args",
-        "extract_tool_args",
-        "fuzzy_str_match",
-        "strip_markdown",
-        "text_similarity",
-        "tokenize",
-        "AshrSpanExporter",
-        "Generation",
-        "Span",
-        "Trace",
-        "TracingOptions",
-        "context_executor",
-        "observe",
-        "prepare_value",
-        "update_current_trace",
-        "wrap_context",
-        "instrument",
-        "uninstrument",
-        # --- end section: __all__ ---
-    ]
+from .testing import (
+    Agent,
+    AsyncAgent,
+    EvalRunner,
+    RunBuilder,
+    TestBuilder,
+    compare_args_structural,
+    compare_args_with_schema,
+    compare_tool_args,
+    extract_tool_args,
+    fuzzy_str_match,
+    pair_tool_calls,
+    strip_markdown,
+    text_similarity,
+    tokenize,
 )
+
+__all__ = [
+    "APIKey",
+    "Action",
+    "Agent",
+    "AgentConfig",
+    "AgentResponse",
+    "AshrLabsClient",
+    "AshrLabsError",
+    "AshrSpanExporter",
+    "AsyncAgent",
+    "AuthenticationError",
+    "AuthorizationError",
+    "BehaviorRule",
+    "ConfigurationError",
+    "Dataset",
+    "EvalRunner",
+    "ExpectedResponse",
+    "Generation",
+    "GradingConfig",
+    "NotFoundError",
+    "ObservabilityObservation",
+    "ObservabilityTrace",
+    "RateLimitError",
+    "Request",
+    "RequestTimeoutError",
+    "Run",
+    "RunBuilder",
+    "Scenario",
+    "SdkNote",
+    "ServerError",
+    "Session",
+    "Span",
+    "Tenant",
+    "TestBuilder",
+    "ToolCall",
+    "ToolDefinition",
+    "Trace",
+    "TracingOptions",
+    "TransportError",
+    "User",
+    "ValidationError",
+    "WaitTimeoutError",
+    "__version__",
+    "compare_args_structural",
+    "compare_args_with_schema",
+    "compare_tool_args",
+    "context_executor",
+    "extract_tool_args",
+    "fuzzy_str_match",
+    "instrument",
+    "observe",
+    "pair_tool_calls",
+    "strip_markdown",
+    "text_similarity",
+    "tokenize",
+    "uninstrument",
+    "update_current_trace",
+    "wrap_context",
+]
