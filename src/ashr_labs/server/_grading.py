@@ -40,6 +40,7 @@ from .._matching import (
     compare_args_structural,
     text_similarity,
 )
+from .._run_metrics import aggregate_metrics
 
 if TYPE_CHECKING:
     from ._llm import LlmClient
@@ -276,44 +277,6 @@ def _summary(comparison: Mapping[str, Mapping[str, Any]]) -> str:
         if comparison[bucket]
     ]
     return "; ".join(parts)
-
-
-def _divergent(status: Any) -> bool:
-    return bool(status) and status != "exact"
-
-
-def aggregate_metrics(tests: list[Any]) -> dict[str, Any]:
-    """The six ``aggregate_metrics`` of protocol §4.6 for graded test documents."""
-    docs = [t for t in tests if isinstance(t, Mapping)]
-    tool_divergence = response_divergence = 0
-    scores: list[float] = []
-    for test in docs:
-        actions = test.get("action_results")
-        for action in actions if isinstance(actions, list) else []:
-            if not isinstance(action, Mapping):
-                continue
-            if action.get("action_type") == "tool_call":
-                calls = action.get("tool_calls")
-                tool_divergence += sum(
-                    1
-                    for c in (calls if isinstance(calls, list) else [])
-                    if isinstance(c, Mapping) and _divergent(c.get("match_status"))
-                )
-            elif action.get("action_type") == "text" and action.get("actor") == "agent":
-                response_divergence += _divergent(action.get("match_status"))
-                score = action.get("semantic_similarity")
-                if isinstance(score, (int, float)) and not (
-                    isinstance(score, float) and math.isnan(score)
-                ):
-                    scores.append(float(score))
-    return {
-        "total_tests": len(tests),
-        "tests_passed": sum(1 for t in docs if t.get("status") == "completed"),
-        "tests_failed": sum(1 for t in docs if t.get("status") == "failed"),
-        "total_tool_call_divergence": tool_divergence,
-        "total_response_divergence": response_divergence,
-        "average_similarity_score": round(sum(scores) / len(scores), 2) if scores else None,
-    }
 
 
 def grade_run(

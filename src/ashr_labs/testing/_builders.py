@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .._errors import ConfigurationError
 from .._log import logger
+from .._run_metrics import aggregate_metrics
 
 if TYPE_CHECKING:
     from .._client import AshrLabsClient
 
-__all__ = ["RunBuilder", "TestBuilder", "normalize_tool_call", "compute_aggregate_metrics"]
+__all__ = ["RunBuilder", "TestBuilder", "normalize_tool_call"]
 
 TOOL_CALL_STATUSES = ("exact", "partial", "mismatch")
 # "pending" is what EvalRunner submits for server-side grading; "missed" is a grader verdict.
@@ -152,43 +153,6 @@ def normalize_tool_call(call: Mapping[str, Any], field: str = "tool_call") -> di
         else:
             out["arguments_json"] = str(args)
     return out
-
-
-def _is_divergent(status: Any) -> bool:
-    return bool(status) and status != "exact"
-
-
-def compute_aggregate_metrics(tests: list[dict[str, Any]]) -> dict[str, Any]:
-    """The six ``aggregate_metrics`` of protocol §4.6, from built test documents.
-
-    ``tests_passed`` counts execution status ``completed`` (not a grade); the average similarity
-    uses Python's ``round(x, 2)`` (half-even on the binary value), as the published client does.
-    """
-    passed = sum(1 for t in tests if t.get("status") == "completed")
-    failed = sum(1 for t in tests if t.get("status") == "failed")
-    tool_divergence = 0
-    response_divergence = 0
-    scores: list[float] = []
-    for test in tests:
-        for action in test.get("action_results", []):
-            kind = action.get("action_type")
-            if kind == "tool_call":
-                calls = action.get("tool_calls", [])
-                tool_divergence += sum(1 for tc in calls if _is_divergent(tc.get("match_status")))
-            elif kind == "text" and action.get("actor") == "agent":
-                if _is_divergent(action.get("match_status")):
-                    response_divergence += 1
-                score = action.get("semantic_similarity")
-                if isinstance(score, (int, float)):
-                    scores.append(score)
-    return {
-        "total_tests": len(tests),
-        "tests_passed": passed,
-        "tests_failed": failed,
-        "average_similarity_score": round(sum(scores) / len(scores), 2) if scores else None,
-        "total_tool_call_divergence": tool_divergence,
-        "total_response_divergence": response_divergence,
-    }
 
 
 class TestBuilder:
@@ -564,7 +528,7 @@ class RunBuilder:
                 "status": self._status,
                 "started_at": self._started_at,
                 "completed_at": self._completed_at,
-                "aggregate_metrics": compute_aggregate_metrics(tests),
+                "aggregate_metrics": aggregate_metrics(tests),
             }
 
     def deploy(
