@@ -206,23 +206,20 @@ def feature_enabled(db: Database, tenant_id: int, name: str) -> bool:
     return bool(row["enabled"])
 
 
+def _columns(row: Any, *names: str) -> dict[str, Any]:
+    """The named columns of ``row`` under their own names (entities list renames separately)."""
+    return {name: row[name] for name in names}
+
+
 def tenant_entity(row: Any) -> dict[str, Any]:
     """Tenant: id, created_at, tenant_name, is_active."""
-    return {
-        "id": row["id"],
-        "created_at": row["created_at"],
-        "tenant_name": row["tenant_name"],
-        "is_active": bool(row["is_active"]),
-    }
+    return {**_columns(row, "id", "created_at", "tenant_name"), "is_active": bool(row["is_active"])}
 
 
 def user_entity(row: Any) -> dict[str, Any]:
     """User: id, created_at, email, name, tenant (int), is_active."""
     return {
-        "id": row["id"],
-        "created_at": row["created_at"],
-        "email": row["email"],
-        "name": row["name"],
+        **_columns(row, "id", "created_at", "email", "name"),
         "tenant": row["tenant_id"],
         "is_active": bool(row["is_active"]),
     }
@@ -231,15 +228,9 @@ def user_entity(row: Any) -> dict[str, Any]:
 def api_key_entity(row: Any, *, key: str | None = None) -> dict[str, Any]:
     """APIKey (never the secret, except ``key`` right after creation)."""
     entity: dict[str, Any] = {
-        "id": row["id"],
-        "key_prefix": row["key_prefix"],
-        "name": row["name"],
+        **_columns(row, "id", "key_prefix", "name"),
         "scopes": load_doc(row["scopes"]) or [],
-        "user_id": row["user_id"],
-        "tenant_id": row["tenant_id"],
-        "created_at": row["created_at"],
-        "last_used_at": row["last_used_at"],
-        "expires_at": row["expires_at"],
+        **_columns(row, "user_id", "tenant_id", "created_at", "last_used_at", "expires_at"),
         "is_active": bool(row["is_active"]),
     }
     if key is not None:
@@ -250,12 +241,7 @@ def api_key_entity(row: Any, *, key: str | None = None) -> dict[str, Any]:
 def agent_entity(row: Any, *, dataset_count: int | None = None) -> dict[str, Any]:
     """Agent, with ``dataset_count`` when given."""
     entity: dict[str, Any] = {
-        "id": row["id"],
-        "created_at": row["created_at"],
-        "tenant_id": row["tenant_id"],
-        "creator_id": row["creator_id"],
-        "name": row["name"],
-        "description": row["description"],
+        **_columns(row, "id", "created_at", "tenant_id", "creator_id", "name", "description"),
         "config": load_doc(row["config"]),
         "is_active": bool(row["is_active"]),
     }
@@ -268,13 +254,10 @@ def dataset_entity(row: Any, agent_name: str | None = None) -> dict[str, Any]:
     """Dataset, with ``agent_details`` when linked and ``request_id`` always present."""
     agent_id = row["agent_id"]
     return {
-        "id": row["id"],
-        "created_at": row["created_at"],
+        **_columns(row, "id", "created_at"),
         "tenant": row["tenant_id"],
         "creator": row["creator_id"],
-        "name": row["name"],
-        "description": row["description"],
-        "agent_id": agent_id,
+        **_columns(row, "name", "description", "agent_id"),
         "agent_details": None if agent_id is None else {"id": agent_id, "name": agent_name},
         "dataset_source": load_doc(row["dataset_source"]),
         "request_id": row["request_id"],
@@ -284,48 +267,44 @@ def dataset_entity(row: Any, agent_name: str | None = None) -> dict[str, Any]:
 def run_entity(row: Any) -> dict[str, Any]:
     """Run: ``dataset``/``tenant``/``runner`` ints, the result document, grading state."""
     return {
-        "id": row["id"],
-        "created_at": row["created_at"],
+        **_columns(row, "id", "created_at"),
         "dataset": row["dataset_id"],
         "tenant": row["tenant_id"],
         "runner": row["runner_id"],
         "result": load_doc(row["result"]),
-        "grading_status": row["grading_status"],
-        "grading_error": row["grading_error"],
+        **_columns(row, "grading_status", "grading_error"),
     }
 
 
 def request_entity(row: Any) -> dict[str, Any]:
     """Request; ``error`` is a readable message when ``request_status`` is ``failed``."""
     return {
-        "id": row["id"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "requestor_id": row["requestor_id"],
+        **_columns(row, "id", "created_at", "updated_at", "requestor_id"),
         "requestor_tenant": row["tenant_id"],
-        "request_name": row["request_name"],
-        "request_status": row["request_status"],
+        **_columns(row, "request_name", "request_status"),
         "request_input_schema": load_doc(row["request_input_schema"]),
         "request": load_doc(row["request"]),
-        "agent_id": row["agent_id"],
-        "error": row["error"],
+        **_columns(row, "agent_id", "error"),
     }
 
 
 def note_entity(row: Any) -> dict[str, Any]:
     """SdkNote."""
     return {
-        "id": row["id"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "title": row["title"],
-        "content": row["content"],
-        "category": row["category"],
-        "severity": row["severity"],
-        "tenant_id": row["tenant_id"],
-        "agent_id": row["agent_id"],
-        "active_from": row["active_from"],
-        "expires_at": row["expires_at"],
+        **_columns(
+            row,
+            "id",
+            "created_at",
+            "updated_at",
+            "title",
+            "content",
+            "category",
+            "severity",
+            "tenant_id",
+            "agent_id",
+            "active_from",
+            "expires_at",
+        ),
         "is_archived": bool(row["is_archived"]),
         "note_metadata": load_doc(row["note_metadata"]),
     }
