@@ -16,13 +16,16 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._settings import ASHR_LABS_DATA_DIR
+
+if TYPE_CHECKING:
+    from .server._db import Database
 
 __all__ = ["COMMANDS", "Command", "default_data_dir", "main"]
 
@@ -42,7 +45,7 @@ def _data_dir_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _open_db(args: argparse.Namespace) -> Any:
+def _open_db(args: argparse.Namespace) -> Database:
     """The data dir's database with every table created (no server needed)."""
     from .server import DB_FILENAME, _handlers  # noqa: F401 - registers every schema
     from .server._db import Database
@@ -105,58 +108,102 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- keys ------------------------------------------------------------------------------------------
+# -- keys and notes: operator actions on the database file ----------------------------------------
+def _admin_leaf(
+    sub: Any, name: str, help_text: str, action: Callable[[Database, argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    """A ``keys``/``notes`` subcommand: ``--data-dir`` plus the action run on its database."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
+    _data_dir_arg(parser)
+    parser.set_defaults(admin_action=action)
+    return parser
+
+
+def _admin_command(label: str) -> Callable[[argparse.Namespace], int]:
+    """Run the chosen leaf's action on the data dir's database; a ValueError exits 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        db = _open_db(args)
+        try:
+            code: int = args.admin_action(db, args)
+        except ValueError as exc:
+            print(f"ashr-labs {label}: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            db.close()
+        return code
+
+    return run
+
+
+def _print_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Tab-separated lines, header first (easy to read and to ``cut``)."""
+    print("\t".join(header))
+    for row in rows:
+        print("\t".join(str(value) for value in row))
+
+
+def _yes_no(flag: Any) -> str:
+    return "yes" if flag else "no"
+
+
 def _keys_parser(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="keys_command", required=True, metavar="{create,list,revoke}")
-    create = sub.add_parser("create", help="make a key and print it alone on stdout")
-    _data_dir_arg(create)
+    create = _admin_leaf(sub, "create", "make a key and print it alone on stdout", _keys_create)
     create.add_argument("--name", default="default", help="a label for the key")
     create.add_argument("--tenant-id", type=int, default=None, help="tenant (default: the first)")
-    listing = sub.add_parser("list", help="list keys (prefixes only)")
-    _data_dir_arg(listing)
-    revoke = sub.add_parser("revoke", help="deactivate a key by id")
-    _data_dir_arg(revoke)
+    _admin_leaf(sub, "list", "list keys (prefixes only)", _keys_list)
+    revoke = _admin_leaf(sub, "revoke", "deactivate a key by id", _keys_revoke)
     revoke.add_argument("id", type=int)
 
 
-def _keys(args: argparse.Namespace) -> int:
+def _keys_create(db: Database, args: argparse.Namespace) -> int:
     from .server import _admin
 
-    db = _open_db(args)
-    try:
-        if args.keys_command == "create":
-            tenant_id = args.tenant_id or _admin.default_tenant(db)
-            if tenant_id is None:
-                tenant_id, _user = _admin.create_tenant(db, "default", email="admin@localhost")
-            _kid, key = _admin.create_api_key(db, tenant_id, name=args.name)
-            print(key, flush=True)
-        elif args.keys_command == "list":
-            print("id\tprefix\tname\ttenant\tactive\tcreated_at\tlast_used_at")
-            for k in _admin.list_api_keys(db):
-                print(
-                    f"{k['id']}\t{k['key_prefix']}...\t{k['name']}\t{k['tenant_id']}\t"
-                    f"{'yes' if k['is_active'] else 'no'}\t{k['created_at']}\t{k['last_used_at']}"
-                )
-        else:
-            if not _admin.revoke_api_key(db, args.id):
-                print(f"ashr-labs keys revoke: no key with id {args.id}", file=sys.stderr)
-                return 1
-            print(f"revoked key {args.id}")
-    except ValueError as exc:
-        print(f"ashr-labs keys: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        db.close()
+    tenant_id = args.tenant_id or _admin.ensure_default_tenant(db)[0]
+    _kid, key = _admin.create_api_key(db, tenant_id, name=args.name)
+    print(key, flush=True)
     return 0
 
 
-# -- notes -----------------------------------------------------------------------------------------
+def _keys_list(db: Database, args: argparse.Namespace) -> int:
+    from .server import _admin
+
+    _print_table(
+        ("id", "prefix", "name", "tenant", "active", "created_at", "last_used_at"),
+        (
+            (
+                k["id"],
+                f"{k['key_prefix']}...",
+                k["name"],
+                k["tenant_id"],
+                _yes_no(k["is_active"]),
+                k["created_at"],
+                k["last_used_at"],
+            )
+            for k in _admin.list_api_keys(db)
+        ),
+    )
+    return 0
+
+
+def _keys_revoke(db: Database, args: argparse.Namespace) -> int:
+    from .server import _admin
+
+    if not _admin.revoke_api_key(db, args.id):
+        print(f"ashr-labs keys revoke: no key with id {args.id}", file=sys.stderr)
+        return 1
+    print(f"revoked key {args.id}")
+    return 0
+
+
 def _notes_parser(p: argparse.ArgumentParser) -> None:
     from .server._admin import NOTE_CATEGORIES, NOTE_SEVERITIES
 
     sub = p.add_subparsers(dest="notes_command", required=True, metavar="{add,list}")
-    add = sub.add_parser("add", help="add an SDK note (global unless a tenant/agent is given)")
-    _data_dir_arg(add)
+    add = _admin_leaf(
+        sub, "add", "add an SDK note (global unless a tenant/agent is given)", _notes_add
+    )
     add.add_argument("--title", required=True)
     add.add_argument("--content", required=True)
     add.add_argument("--category", default="info", choices=NOTE_CATEGORIES)
@@ -164,39 +211,44 @@ def _notes_parser(p: argparse.ArgumentParser) -> None:
     add.add_argument("--tenant-id", type=int, default=None)
     add.add_argument("--agent-id", type=int, default=None)
     add.add_argument("--expires-at", default=None, help="UTC timestamp, e.g. 2030-01-01T00:00:00Z")
-    listing = sub.add_parser("list", help="list every note")
-    _data_dir_arg(listing)
+    _admin_leaf(sub, "list", "list every note", _notes_list)
 
 
-def _notes(args: argparse.Namespace) -> int:
+def _notes_add(db: Database, args: argparse.Namespace) -> int:
     from .server import _admin
 
-    db = _open_db(args)
-    try:
-        if args.notes_command == "add":
-            note_id = _admin.add_note(
-                db,
-                args.title,
-                args.content,
-                category=args.category,
-                severity=args.severity,
-                tenant_id=args.tenant_id,
-                agent_id=args.agent_id,
-                expires_at=args.expires_at,
+    note_id = _admin.add_note(
+        db,
+        args.title,
+        args.content,
+        category=args.category,
+        severity=args.severity,
+        tenant_id=args.tenant_id,
+        agent_id=args.agent_id,
+        expires_at=args.expires_at,
+    )
+    print(note_id)
+    return 0
+
+
+def _notes_list(db: Database, args: argparse.Namespace) -> int:
+    from .server import _admin
+
+    _print_table(
+        ("id", "category", "severity", "tenant", "agent", "archived", "title"),
+        (
+            (
+                n["id"],
+                n["category"],
+                n["severity"],
+                n["tenant_id"],
+                n["agent_id"],
+                _yes_no(n["is_archived"]),
+                n["title"],
             )
-            print(note_id)
-        else:
-            print("id\tcategory\tseverity\ttenant\tagent\tarchived\ttitle")
-            for n in _admin.list_notes(db):
-                print(
-                    f"{n['id']}\t{n['category']}\t{n['severity']}\t{n['tenant_id']}\t"
-                    f"{n['agent_id']}\t{'yes' if n['is_archived'] else 'no'}\t{n['title']}"
-                )
-    except ValueError as exc:
-        print(f"ashr-labs notes: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        db.close()
+            for n in _admin.list_notes(db)
+        ),
+    )
     return 0
 
 
@@ -212,8 +264,8 @@ class Command:
 
 COMMANDS: dict[str, Command] = {
     "serve": Command("run the local Ashr server", _serve_parser, _serve),
-    "keys": Command("create, list or revoke API keys", _keys_parser, _keys),
-    "notes": Command("add or list SDK notes", _notes_parser, _notes),
+    "keys": Command("create, list or revoke API keys", _keys_parser, _admin_command("keys")),
+    "notes": Command("add or list SDK notes", _notes_parser, _admin_command("notes")),
     # Integrator: register further subcommands (e.g. "quickstart") here.
 }
 

@@ -181,9 +181,8 @@ class LocalServer:
             self._tmpdir = None
 
     def _bootstrap(self, db: Database) -> None:
-        tenant_id = _admin.default_tenant(db)
-        if tenant_id is None:
-            tenant_id, _user = _admin.create_tenant(db, "default", email="admin@localhost")
+        tenant_id, created = _admin.ensure_default_tenant(db)
+        if created:
             _kid, key = _admin.create_api_key(db, tenant_id, name="first-start")
             self.first_start_key = key
             self._api_key = key
@@ -252,34 +251,13 @@ class LocalServer:
         _kid, key = _admin.create_api_key(self.db, tid, name=name)
         return key
 
-    def add_note(
-        self,
-        title: str,
-        content: str,
-        *,
-        category: str = "info",
-        severity: str = "info",
-        tenant_id: int | None = None,
-        agent_id: int | None = None,
-        active_from: str | None = None,
-        expires_at: str | None = None,
-        is_archived: bool = False,
-        note_metadata: dict[str, Any] | None = None,
-    ) -> int:
-        """Add an SDK note (global when neither tenant nor agent is given); returns its id."""
-        return _admin.add_note(
-            self.db,
-            title,
-            content,
-            category=category,
-            severity=severity,
-            tenant_id=tenant_id,
-            agent_id=agent_id,
-            active_from=active_from,
-            expires_at=expires_at,
-            is_archived=is_archived,
-            note_metadata=note_metadata,
-        )
+    def add_note(self, title: str, content: str, **fields: Any) -> int:
+        """Add an SDK note (global when neither tenant nor agent is given); returns its id.
+
+        Keyword fields are ``_admin.add_note``'s: ``category``, ``severity``, ``tenant_id``,
+        ``agent_id``, ``active_from``, ``expires_at``, ``is_archived``, ``note_metadata``.
+        """
+        return _admin.add_note(self.db, title, content, **fields)
 
     def set_feature(self, tenant_id: int, name: str, on: bool) -> None:
         """Turn a tenant feature flag on or off (``observability`` is on by default)."""

@@ -19,6 +19,7 @@ __all__ = [
     "create_api_key",
     "create_tenant",
     "default_tenant",
+    "ensure_default_tenant",
     "first_user",
     "list_api_keys",
     "list_notes",
@@ -59,6 +60,19 @@ def default_tenant(db: Database) -> int | None:
     """The first tenant created (the one ``ashr-labs serve`` makes on first start), if any."""
     row = db.query_one("SELECT id FROM tenants ORDER BY id LIMIT 1")
     return None if row is None else int(row["id"])
+
+
+def ensure_default_tenant(db: Database) -> tuple[int, bool]:
+    """The default tenant, created with its admin user when the database has no tenant yet.
+
+    Returns ``(tenant_id, created)``; ``LocalServer`` and ``ashr-labs keys create`` both start
+    a fresh data directory this way.
+    """
+    tenant_id = default_tenant(db)
+    if tenant_id is not None:
+        return tenant_id, False
+    tenant_id, _user = create_tenant(db, "default", email="admin@localhost")
+    return tenant_id, True
 
 
 def first_user(db: Database, tenant_id: int) -> int:
