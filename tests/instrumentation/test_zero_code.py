@@ -137,11 +137,6 @@ def test_zero_code_ours(tmp_path: Path, fake: FakeLLM, local_server: Any, client
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="exporter mapping (_mapping._foreign_observation) turns anthropic's own gen_ai span "
-    "under our generation into a second generation; remove this mark when it maps it to a span",
-)
 def test_zero_code_anthropic_one_generation_per_call(
     tmp_path: Path, fake: FakeLLM, local_server: Any, client: Any
 ) -> None:
@@ -150,6 +145,10 @@ def test_zero_code_anthropic_one_generation_per_call(
     _run_app(tmp_path, fake, local_server, mark, disabled="openai", WITH_ANTHROPIC="1")
     trace = _traces(client, mark)[f"claude-work-{mark}"]
     assert _generation_models(trace) == [f"claude-{mark}"]
+    (generation,) = [o for o in trace["observations"] if o["type"] == "generation"]
+    library = [o for o in trace["observations"] if o["parent_observation_id"] == generation["id"]]
+    assert [o["type"] for o in library] == ["span"]  # anthropic's own call span, kept as a span
+    assert library[0]["metadata"]["gen_ai.provider.name"] == "anthropic"
 
 
 def _contrib_importable() -> str | None:
