@@ -96,3 +96,13 @@ def test_agent_protocol_is_runtime_checkable() -> None:
 
     assert isinstance(Echo(), ashr_labs.Agent)
     assert not isinstance(object(), ashr_labs.Agent)
+
+
+def test_client_tracing_keywords_match_tracing_options() -> None:
+    """Every ``TracingOptions`` field is a typed keyword of ``AshrLabsClient``, and only those."""
+    import dataclasses
+
+    from ashr_labs._client import TracingKwargs
+
+    fields = {f.name for f in dataclasses.fields(ashr_labs.TracingOptions)}
+    assert set(TracingKwargs.__annotations__) == fields

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypedDict
 
 from ._errors import ConfigurationError
 from ._http import Transport, check_positive_number
@@ -22,10 +23,33 @@ from .observability._client_methods import ObservabilityMethods
 from .observability._options import TracingOptions
 from .testing._api import TestingPlatformMethods
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from typing_extensions import Unpack
+
 __all__ = ["AshrLabsClient"]
 
 _IMPLAUSIBLE_TIMEOUT_S = 600
 _TRACING_FIELDS = frozenset(f.name for f in dataclasses.fields(TracingOptions))
+
+
+class TracingKwargs(TypedDict, total=False):
+    """``TracingOptions`` fields accepted as keyword arguments by ``AshrLabsClient``."""
+
+    enabled: bool | None
+    capture_content: bool | None
+    mask: Callable[[Any], Any] | None
+    tracer_provider: TracerProvider | None
+    flush_timeout_s: float
+    export_timeout_s: float
+    max_queue_size: int
+    max_export_batch_size: int
+    schedule_delay_ms: int
+    max_open_traces: int
+    max_spans_per_trace: int
+    max_trace_bytes: int
+    max_trace_age_s: float
+    max_value_bytes: int
 
 
 def _check_api_key(api_key: object) -> str:
@@ -69,7 +93,7 @@ class AshrLabsClient(TestingPlatformMethods, ObservabilityMethods):
         ca_bundle: str | None = None,
         allow_insecure: bool = False,
         tracing: TracingOptions | None = None,
-        **tracing_kwargs: Any,
+        **tracing_kwargs: Unpack[TracingKwargs],
     ) -> None:
         unknown = sorted(set(tracing_kwargs) - _TRACING_FIELDS)
         if unknown:
