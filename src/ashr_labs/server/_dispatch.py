@@ -37,7 +37,13 @@ from ._state import ServerState
 from ._store import feature_enabled, now_iso
 from ._validate import opt_str
 
-__all__ = ["IDEMPOTENT_FUNCTIONS", "Dispatcher", "envelope_response", "redact"]
+__all__ = [
+    "IDEMPOTENT_FUNCTIONS",
+    "Dispatcher",
+    "envelope_response",
+    "redact",
+    "redacted_traceback",
+]
 
 IDEMPOTENT_FUNCTIONS = frozenset({"create_run", "create_request", "create_agent"})
 """Create calls whose optional ``idempotency_key`` replays the first answer (F37)."""
@@ -54,6 +60,11 @@ def redact(text: str) -> str:
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) if m.re.groups else "") + "[REDACTED]", text)
     return text
+
+
+def redacted_traceback(exc: BaseException) -> str:
+    """``exc``'s full traceback with secrets removed, for the server log (F53)."""
+    return redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
 
 
 def envelope_response(
@@ -210,8 +221,7 @@ class Dispatcher:
         return envelope_response(503, "the database is busy; retry shortly", {"Retry-After": retry})
 
     def _internal_error(self, exc: BaseException, request_id: str) -> RawResponse:
-        detail = redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-        logger.error("internal error [ref %s]: %s", request_id, detail)
+        logger.error("internal error [ref %s]: %s", request_id, redacted_traceback(exc))
         return envelope_response(
             500, f"internal server error (ref {request_id}); the server log has the details"
         )

@@ -8,8 +8,9 @@ non-null ``error`` / ``grading_error``. Several servers may share a database: a 
 one process run jobs at a time, and another takes over when it dies. Grading uses the LLM
 judge when ``ASHR_LABS_LLM_BASE_URL`` is set (generation reads it itself).
 
-The generation and grading functions live in ``_generation`` and ``_grading`` (pure, task H2);
-they are imported inside the job so the server starts even without them.
+The generation and grading functions live in ``_generation`` and ``_grading``; each job imports
+them when it runs (tests substitute those modules), and anything they raise besides their own
+``GenerationError`` / ``GradingError`` ends the job failed with a logged reference.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-import traceback
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 from .._log import logger
-from ._dispatch import redact
+from ._dispatch import redact, redacted_traceback
+from ._llm import LlmClient
 from ._state import ServerState
 from ._store import dump_doc, load_doc, now_iso
 
@@ -45,8 +48,8 @@ class JobRunner:
         self._process_lock = _ProcessLock(lock_path)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._claimed_requests: set[int] = set()
         self._claimed_runs: set[int] = set()
-        self._active: set[int] = set()
         self._busy = 0
         self._lock = threading.Lock()
 
@@ -108,28 +111,14 @@ class JobRunner:
             parts.append(f"{runs['n']} run(s) to grade")
         return ", ".join(parts)
 
-    def _exhausted(self, table: str, row_id: int) -> bool:
-        """Inside a claim: end work that already used every attempt as failed (True if so)."""
-        db = self.state.db
+    def _out_of_attempts(self, sql: str, row_id: int) -> bool:
+        """Inside a claim: whether the work already used every attempt (``sql`` reads them)."""
+        row = self.state.db.query_one(sql, (row_id,))
+        return row is not None and int(row["attempts"]) >= self.state.settings.max_job_attempts
+
+    def _gave_up(self, work: str) -> str:
         limit = self.state.settings.max_job_attempts
-        if table == "requests":
-            row = db.query_one("SELECT attempts FROM requests WHERE id = ?", (row_id,))
-            if row is None or int(row["attempts"]) < limit:
-                return False
-            db.execute(
-                "UPDATE requests SET request_status = 'failed', updated_at = ?, error = ?"
-                " WHERE id = ?",
-                (now_iso(), f"generation could not finish in {limit} attempts; giving up", row_id),
-            )
-            return True
-        row = db.query_one("SELECT attempts FROM runs WHERE id = ?", (row_id,))
-        if row is None or int(row["attempts"]) < limit:
-            return False
-        db.execute(
-            "UPDATE runs SET grading_status = 'failed', grading_error = ? WHERE id = ?",
-            (f"grading could not finish in {limit} attempts; giving up", row_id),
-        )
-        return True
+        return f"{work} could not finish in {limit} attempts; giving up"
 
     def _give_up_on_exhausted(self) -> None:
         limit = self.state.settings.max_job_attempts
@@ -168,20 +157,34 @@ class JobRunner:
         try:
             request_id = self._claim_request()
             if request_id is not None:
-                self._generate(request_id)
+                with self._holding(self._claimed_requests, request_id):
+                    self._generate(request_id)
                 return True
             run_id = self._claim_run()
             if run_id is not None:
-                try:
+                with self._holding(self._claimed_runs, run_id):
                     self._grade(run_id)
-                finally:
-                    with self._lock:
-                        self._claimed_runs.discard(run_id)
                 return True
             return False
         finally:
             with self._lock:
                 self._busy -= 1
+
+    @contextmanager
+    def _holding(self, claimed: set[int], job_id: int) -> Iterator[None]:
+        """Keep ``job_id`` in ``claimed`` (skipped by other workers' claims) until the job ends."""
+        with self._lock:
+            claimed.add(job_id)
+        try:
+            yield
+        finally:
+            with self._lock:
+                claimed.discard(job_id)
+
+    def _claimed(self, claimed: set[int]) -> str | None:
+        """The ids in ``claimed`` as a JSON array (the claim queries skip them via json_each)."""
+        with self._lock:
+            return dump_doc(sorted(claimed))
 
     def _claim_request(self) -> int | None:
         db = self.state.db
@@ -194,44 +197,37 @@ class JobRunner:
                 row = db.query_one(
                     "SELECT id FROM requests WHERE request_status = 'processing'"
                     " AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 1",
-                    (dump_doc(sorted(self._active_requests())),),
+                    (self._claimed(self._claimed_requests),),
                 )
             if row is None:
                 return None
             request_id = int(row["id"])
-            if self._exhausted("requests", request_id):
+            if self._out_of_attempts("SELECT attempts FROM requests WHERE id = ?", request_id):
+                self._fail_request(request_id, self._gave_up("generation"))
                 return None
             db.execute(
                 "UPDATE requests SET request_status = 'processing', attempts = attempts + 1,"
                 " updated_at = ? WHERE id = ?",
                 (now_iso(), request_id),
             )
-        with self._lock:
-            self._active.add(request_id)
         return request_id
-
-    def _active_requests(self) -> set[int]:
-        with self._lock:
-            return set(self._active)
 
     def _claim_run(self) -> int | None:
         db = self.state.db
-        with self._lock:
-            taken = sorted(self._claimed_runs)
+        taken = self._claimed(self._claimed_runs)
         with db.transaction():
             row = db.query_one(
                 "SELECT id FROM runs WHERE grading_status = 'pending'"
                 " AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 1",
-                (dump_doc(taken),),
+                (taken,),
             )
             if row is None:
                 return None
             run_id = int(row["id"])
-            if self._exhausted("runs", run_id):
+            if self._out_of_attempts("SELECT attempts FROM runs WHERE id = ?", run_id):
+                self._fail_run(run_id, self._gave_up("grading"))
                 return None
             db.execute("UPDATE runs SET attempts = attempts + 1 WHERE id = ?", (run_id,))
-        with self._lock:
-            self._claimed_runs.add(run_id)
         return run_id
 
     def _pause(self) -> None:
@@ -242,35 +238,25 @@ class JobRunner:
     # -- generation --------------------------------------------------------------------------------
     def _generate(self, request_id: int) -> None:
         db = self.state.db
+        row = db.query_one("SELECT * FROM requests WHERE id = ?", (request_id,))
+        if row is None:
+            return
+        self._pause()
+        if self._stop.is_set():
+            return  # resumed on the next start
+        config = load_doc(row["request"]) or {}
+        from ._generation import GenerationError, generate_dataset_source
+
         try:
-            row = db.query_one("SELECT * FROM requests WHERE id = ?", (request_id,))
-            if row is None:
-                return
-            self._pause()
-            if self._stop.is_set():
-                return  # resumed on the next start
-            config = load_doc(row["request"]) or {}
-            try:
-                from ._generation import GenerationError, generate_dataset_source
-            except ImportError:
-                self._fail_request(request_id, "dataset generation is not available on this server")
-                return
-            try:
-                generated = generate_dataset_source(config, request_name=str(row["request_name"]))
-            except GenerationError as exc:
-                self._fail_request(request_id, str(exc) or "dataset generation failed")
-                return
-            except Exception as exc:
-                ref = uuid.uuid4().hex[:16]
-                _log.error("generation job %s failed [ref %s]: %s", request_id, ref, _trace(exc))
-                self._fail_request(
-                    request_id, f"internal error while generating the dataset (ref {ref})"
-                )
-                return
-            self._store_dataset(row, config, generated)
-        finally:
-            with self._lock:
-                self._active.discard(request_id)
+            generated = generate_dataset_source(config, request_name=str(row["request_name"]))
+        except GenerationError as exc:
+            self._fail_request(request_id, str(exc) or "dataset generation failed")
+            return
+        except Exception as exc:
+            ref = _log_internal_error("generation", request_id, exc)
+            self._fail_request(request_id, f"internal error while generating the dataset ({ref})")
+            return
+        self._store_dataset(row, config, generated)
 
     def _store_dataset(self, row: Any, config: dict[str, Any], generated: Any) -> None:
         db = self.state.db
@@ -332,25 +318,18 @@ class JobRunner:
             return
         result = load_doc(row["result"]) or {}
         agent_config = self._agent_config(row["dataset_id"])
+        from ._grading import GradingError, grade_run
+
+        llm: LlmClient | None = None
         try:
-            from ._grading import GradingError, grade_run
-        except ImportError:
-            self._fail_run(run_id, "grading is not available on this server")
-            return
-        llm = None
-        try:
-            llm = _llm_judge()
-            if llm is None:
-                graded = grade_run(result, agent_config=agent_config)
-            else:
-                graded = grade_run(result, agent_config=agent_config, llm=llm)
+            llm = LlmClient.from_env()  # the judge, when ASHR_LABS_LLM_BASE_URL is set (DESIGN §5)
+            graded = grade_run(result, agent_config=agent_config, llm=llm)
         except GradingError as exc:
             self._fail_run(run_id, str(exc) or "grading failed")
             return
         except Exception as exc:
-            ref = uuid.uuid4().hex[:16]
-            _log.error("grading job %s failed [ref %s]: %s", run_id, ref, _trace(exc))
-            self._fail_run(run_id, f"internal error while grading the run (ref {ref})")
+            ref = _log_internal_error("grading", run_id, exc)
+            self._fail_run(run_id, f"internal error while grading the run ({ref})")
             return
         finally:
             if llm is not None:
@@ -422,15 +401,6 @@ class _ProcessLock:
             os.close(fd)  # closing the descriptor releases the flock
 
 
-def _llm_judge() -> Any:
-    """The LLM judge when ``ASHR_LABS_LLM_BASE_URL`` is set (DESIGN.md §5), else None."""
-    try:
-        from ._llm import LlmClient
-    except ImportError:
-        return None
-    return LlmClient.from_env()
-
-
 def _field(obj: Any, name: str) -> Any:
     """A field of the generator's result, whether a dataclass or a TypedDict."""
     if isinstance(obj, dict):
@@ -438,5 +408,8 @@ def _field(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
-def _trace(exc: BaseException) -> str:
-    return redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+def _log_internal_error(job: str, job_id: int, exc: BaseException) -> str:
+    """Log an unexpected job failure under a fresh reference; returns ``"ref <id>"``."""
+    ref = uuid.uuid4().hex[:16]
+    _log.error("%s job %s failed [ref %s]: %s", job, job_id, ref, redacted_traceback(exc))
+    return f"ref {ref}"
