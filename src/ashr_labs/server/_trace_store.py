@@ -15,7 +15,6 @@ All SQL uses placeholders; formatted fragments are module constants (F48).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -35,6 +34,7 @@ from ._analytics import (
     utc_now,
 )
 from ._db import register_schema
+from ._store import dump_doc, load_doc
 
 __all__ = [
     "SCHEMA",
@@ -166,19 +166,18 @@ class _ObsRow:
 _ID_CHUNK = 500
 
 
-_JSON_TRACE_FIELDS = ("metadata", "input", "output")
-_JSON_OBS_FIELDS = ("input", "output", "metadata", "usage")
-_TIME_FIELDS = ("start_time", "end_time")
-
-
 def _dump(value: Any) -> str | None:
-    if value is None:
-        return None
-    return json.dumps(json_safe(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return dump_doc(json_safe(value))
 
 
-def _load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+def _upsert_sql(table: str, columns: Sequence[str], key: Sequence[str], keep: Sequence[str]) -> str:
+    """An INSERT of ``columns`` that, when ``key`` exists, overwrites every column but the key
+    and ``keep``. Built once at import from this module's constants (F48)."""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in (*key, *keep))
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    )
 
 
 def _normalized(value: str | None) -> str | None:
@@ -270,56 +269,65 @@ def _next_seq(conn: sqlite3.Connection, tenant_id: int, trace_id: str) -> int:
     return int(row[0])
 
 
+_OBS_WRITE_COLUMNS = (
+    "tenant_id",
+    "trace_id",
+    "observation_id",
+    "seq",
+    "type",
+    "name",
+    "parent_observation_id",
+    "input",
+    "output",
+    "metadata",
+    "model",
+    "usage",
+    "level",
+    "status_message",
+    "start_time",
+    "end_time",
+    "latency_ms",
+    "input_tokens",
+    "output_tokens",
+    "tool_name",
+    "start_ts",
+    "end_ts",
+)
+_OBS_UPSERT = _upsert_sql(
+    "obs_observations",
+    _OBS_WRITE_COLUMNS,
+    key=("tenant_id", "trace_id", "observation_id"),
+    keep=("seq",),  # arrival order is the first send's
+)
+
+
 def _write_observations(
     conn: sqlite3.Connection, tenant_id: int, trace_id: str, rows: Iterable[_ObsRow]
 ) -> None:
     params = []
     for row in rows:
         obs = row.record
-        params.append(
-            (
-                tenant_id,
-                trace_id,
-                obs.id,
-                row.seq,
-                obs.type,
-                obs.name,
-                obs.parent_observation_id,
-                _dump(obs.input),
-                _dump(obs.output),
-                _dump(obs.metadata),
-                obs.model,
-                _dump(obs.usage),
-                obs.level,
-                obs.status_message,
-                obs.start_time,
-                obs.end_time,
-                row.derived["latency_ms"],
-                row.derived["input_tokens"],
-                row.derived["output_tokens"],
-                row.derived["tool_name"],
-                row.derived["start_ts"],
-                row.derived["end_ts"],
-            )
-        )
-    conn.executemany(
-        """INSERT INTO obs_observations (tenant_id, trace_id, observation_id, seq, type, name,
-               parent_observation_id, input, output, metadata, model, usage, level,
-               status_message, start_time, end_time, latency_ms, input_tokens, output_tokens,
-               tool_name, start_ts, end_ts)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (tenant_id, trace_id, observation_id) DO UPDATE SET
-               type = excluded.type, name = excluded.name,
-               parent_observation_id = excluded.parent_observation_id,
-               input = excluded.input, output = excluded.output, metadata = excluded.metadata,
-               model = excluded.model, usage = excluded.usage, level = excluded.level,
-               status_message = excluded.status_message, start_time = excluded.start_time,
-               end_time = excluded.end_time, latency_ms = excluded.latency_ms,
-               input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
-               tool_name = excluded.tool_name, start_ts = excluded.start_ts,
-               end_ts = excluded.end_ts""",
-        params,
-    )
+        values = {
+            "tenant_id": tenant_id,
+            "trace_id": trace_id,
+            "observation_id": obs.id,
+            "seq": row.seq,
+            "type": obs.type,
+            "name": obs.name,
+            "parent_observation_id": obs.parent_observation_id,
+            "input": _dump(obs.input),
+            "output": _dump(obs.output),
+            "metadata": _dump(obs.metadata),
+            "model": obs.model,
+            "usage": _dump(obs.usage),
+            "level": obs.level,
+            "status_message": obs.status_message,
+            "start_time": obs.start_time,
+            "end_time": obs.end_time,
+            **row.derived,
+        }
+        params.append(tuple(values[column] for column in _OBS_WRITE_COLUMNS))
+    conn.executemany(_OBS_UPSERT, params)
 
 
 _TRACE_TOTALS = """SELECT COUNT(*), COALESCE(SUM(input_tokens), 0),
@@ -349,6 +357,39 @@ def _is_error_output(output: Any) -> bool:
     return isinstance(output, dict) and len(output) == 1 and isinstance(output.get("error"), str)
 
 
+_TRACE_WRITE_COLUMNS = (
+    "tenant_id",
+    "trace_id",
+    "name",
+    "user_id",
+    "session_id",
+    "metadata",
+    "tags",
+    "input",
+    "output",
+    "start_time",
+    "end_time",
+    "level",
+    "status_message",
+    "root_observation_id",
+    "incomplete",
+    "dropped_spans",
+    "created_at",
+    "updated_at",
+    "ts",
+    "latency_ms",
+    "observation_count",
+    "has_error",
+    "has_tool_error",
+    "input_tokens",
+    "output_tokens",
+    "tool_calls",
+)
+_TRACE_UPSERT = _upsert_sql(
+    "obs_traces", _TRACE_WRITE_COLUMNS, key=("tenant_id", "trace_id"), keep=("created_at",)
+)
+
+
 def _write_trace(
     conn: sqlite3.Connection,
     tenant_id: int,
@@ -361,55 +402,35 @@ def _write_trace(
     ).fetchone()
     trace_latency, started = _trace_latency(trace, first, last)
     has_error = trace.level == ERROR_LEVEL or errors > 0 or _is_error_output(trace.output)
-    conn.execute(
-        """INSERT INTO obs_traces (tenant_id, trace_id, name, user_id, session_id, metadata, tags,
-               input, output, start_time, end_time, level, status_message, root_observation_id,
-               incomplete, dropped_spans, created_at, updated_at, ts, latency_ms,
-               observation_count, has_error, has_tool_error, input_tokens, output_tokens,
-               tool_calls)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (tenant_id, trace_id) DO UPDATE SET
-               name = excluded.name, user_id = excluded.user_id,
-               session_id = excluded.session_id, metadata = excluded.metadata,
-               tags = excluded.tags, input = excluded.input, output = excluded.output,
-               start_time = excluded.start_time, end_time = excluded.end_time,
-               level = excluded.level, status_message = excluded.status_message,
-               root_observation_id = excluded.root_observation_id,
-               incomplete = excluded.incomplete, dropped_spans = excluded.dropped_spans,
-               updated_at = excluded.updated_at, ts = excluded.ts,
-               latency_ms = excluded.latency_ms, observation_count = excluded.observation_count,
-               has_error = excluded.has_error, has_tool_error = excluded.has_tool_error,
-               input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
-               tool_calls = excluded.tool_calls""",
-        (
-            tenant_id,
-            trace.trace_id,
-            trace.name,
-            trace.user_id,
-            trace.session_id,
-            _dump(trace.metadata),
-            _dump(trace.tags),
-            _dump(trace.input),
-            _dump(trace.output),
-            trace.start_time,
-            trace.end_time,
-            trace.level,
-            trace.status_message,
-            trace.root_observation_id,
-            int(bool(trace.incomplete)),
-            trace.dropped_spans or 0,
-            created_at,
-            now,
-            started or created_at,
-            trace_latency,
-            count,
-            int(has_error),
-            int(tool_errors > 0),
-            tokens_in,
-            tokens_out,
-            tools,
-        ),
-    )
+    values = {
+        "tenant_id": tenant_id,
+        "trace_id": trace.trace_id,
+        "name": trace.name,
+        "user_id": trace.user_id,
+        "session_id": trace.session_id,
+        "metadata": _dump(trace.metadata),
+        "tags": _dump(trace.tags),
+        "input": _dump(trace.input),
+        "output": _dump(trace.output),
+        "start_time": trace.start_time,
+        "end_time": trace.end_time,
+        "level": trace.level,
+        "status_message": trace.status_message,
+        "root_observation_id": trace.root_observation_id,
+        "incomplete": int(bool(trace.incomplete)),
+        "dropped_spans": trace.dropped_spans or 0,
+        "created_at": created_at,
+        "updated_at": now,
+        "ts": started or created_at,
+        "latency_ms": trace_latency,
+        "observation_count": count,
+        "has_error": int(has_error),
+        "has_tool_error": int(tool_errors > 0),
+        "input_tokens": tokens_in,
+        "output_tokens": tokens_out,
+        "tool_calls": tools,
+    }
+    conn.execute(_TRACE_UPSERT, tuple(values[column] for column in _TRACE_WRITE_COLUMNS))
 
 
 def _read_trace_record(
@@ -429,10 +450,10 @@ def _read_trace_record(
         name=row[0],
         user_id=row[1],
         session_id=row[2],
-        metadata=_load(row[3]),
-        tags=_load(row[4]),
-        input=_load(row[5]),
-        output=_load(row[6]),
+        metadata=load_doc(row[3]),
+        tags=load_doc(row[4]),
+        input=load_doc(row[5]),
+        output=load_doc(row[6]),
         start_time=row[7],
         end_time=row[8],
         level=row[9],
@@ -454,11 +475,11 @@ def _observation_from_row(row: Sequence[Any]) -> ObservationRecord:
         type=row[2],
         name=row[3],
         parent_observation_id=row[4],
-        input=_load(row[5]),
-        output=_load(row[6]),
-        metadata=_load(row[7]),
+        input=load_doc(row[5]),
+        output=load_doc(row[6]),
+        metadata=load_doc(row[7]),
         model=row[8],
-        usage=_load(row[9]),
+        usage=load_doc(row[9]),
         level=row[10],
         status_message=row[11],
         start_time=row[12],
@@ -498,11 +519,11 @@ def _summary(row: Sequence[Any]) -> dict[str, Any]:
         "name": row[1],
         "user_id": row[2],
         "session_id": row[3],
-        "metadata": _load(row[4]),
-        "tags": _load(row[5]) or [],
+        "metadata": load_doc(row[4]),
+        "tags": load_doc(row[5]) or [],
         "created_at": row[6],
-        "output": _load(row[7]),
-        "input": _load(row[8]),
+        "output": load_doc(row[7]),
+        "input": load_doc(row[8]),
         "start_time": row[9] or row[11],
         "end_time": row[10],
         "latency_ms": row[12],
@@ -644,25 +665,27 @@ def analytics(conn: sqlite3.Connection, tenant_id: int, *, since: str) -> dict[s
     }
 
 
-def _window_observations(
+def _window_groups(
     conn: sqlite3.Connection, tenant_id: int, since: str, condition: str, columns: str
-) -> list[Sequence[Any]]:
-    # ``condition`` and ``columns`` are constants from the callers below.
-    return conn.execute(
+) -> dict[str, list[Sequence[Any]]]:
+    """Observations of the window's traces matching ``condition``, grouped by the first of
+    ``columns`` in first-seen order. Both are constants from the callers below."""
+    cursor = conn.execute(
         f"SELECT {columns} FROM obs_observations o JOIN obs_traces t "  # noqa: S608
         "ON t.tenant_id = o.tenant_id AND t.trace_id = o.trace_id "
         f"WHERE o.tenant_id = ? AND t.ts >= ? AND {condition}",
         (tenant_id, since),
-    ).fetchall()
+    )
+    grouped: dict[str, list[Sequence[Any]]] = {}
+    for row in cursor:
+        grouped.setdefault(row[0], []).append(row)
+    return grouped
 
 
 def _tool_performance(conn: sqlite3.Connection, tenant_id: int, since: str) -> list[dict[str, Any]]:
-    rows = _window_observations(
+    grouped = _window_groups(
         conn, tenant_id, since, "o.tool_name IS NOT NULL", "o.tool_name, o.level, o.latency_ms"
     )
-    grouped: dict[str, list[Sequence[Any]]] = {}
-    for row in rows:
-        grouped.setdefault(row[0], []).append(row)
     result: list[dict[str, Any]] = []
     for name, calls in grouped.items():
         errors = sum(1 for c in calls if c[1] == ERROR_LEVEL)
@@ -682,16 +705,13 @@ def _tool_performance(conn: sqlite3.Connection, tenant_id: int, since: str) -> l
 
 
 def _model_usage(conn: sqlite3.Connection, tenant_id: int, since: str) -> list[dict[str, Any]]:
-    rows = _window_observations(
+    grouped = _window_groups(
         conn,
         tenant_id,
         since,
         "o.type = 'generation' AND o.model IS NOT NULL",
         "o.model, o.input_tokens, o.output_tokens, o.latency_ms, o.level",
     )
-    grouped: dict[str, list[Sequence[Any]]] = {}
-    for row in rows:
-        grouped.setdefault(row[0], []).append(row)
     result: list[dict[str, Any]] = []
     for model, calls in grouped.items():
         tokens_in = sum(c[1] for c in calls)
