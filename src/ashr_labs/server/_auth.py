@@ -13,11 +13,11 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from ._db import DatabaseBusyError
 from ._rpc import RpcError
 from ._state import ServerState
+from ._store import now_iso
 
 __all__ = [
     "AUTH_FAILED_MESSAGE",
@@ -68,10 +68,6 @@ class Identity:
     user_id: int
 
 
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _unauthorized(state: ServerState, client_addr: str) -> RpcError:
     wait = state.auth_fail_limiter.acquire(("auth-fail", client_addr))
     if wait is not None:
@@ -101,7 +97,7 @@ def authenticate(state: ServerState, authorization: str | None, client_addr: str
     if token is None or not is_well_formed(token):
         raise _unauthorized(state, client_addr)
     digest = hash_key(token)
-    now = _now_iso()
+    now = now_iso()
     rows = state.db.query(
         "SELECT k.id, k.key_hash, k.tenant_id, k.user_id, k.is_active, k.expires_at,"
         " t.is_active AS tenant_active, u.is_active AS user_active"

@@ -9,9 +9,9 @@ is the one place that turns "exists, but for another tenant" into the fixed 403.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Any
 
+from ._analytics import format_timestamp, utc_now
 from ._db import Database, register_schema
 from ._rpc import FORBIDDEN_MESSAGE, RpcError
 
@@ -161,8 +161,8 @@ _OWNED_TABLES: dict[str, tuple[str, str]] = {
 
 
 def now_iso() -> str:
-    """Entity timestamps: UTC, microseconds, ``Z`` suffix."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Entity timestamps: UTC, microseconds, ``Z`` suffix (the tracing format)."""
+    return format_timestamp(utc_now())
 
 
 def dump_doc(value: Any) -> str | None:

@@ -31,10 +31,9 @@ from ._analytics import (
     ratio,
     tool_name_of,
     usage_tokens,
-    utc_now,
 )
 from ._db import register_schema
-from ._store import dump_doc, load_doc
+from ._store import dump_doc, load_doc, now_iso
 
 __all__ = [
     "SCHEMA",
@@ -204,7 +203,7 @@ def upsert_trace(
 
     Call inside one transaction: it reads the stored rows, merges in Python and writes back.
     """
-    now = format_timestamp(utc_now())
+    now = now_iso()
     trace = replace(
         trace,
         start_time=_normalized(trace.start_time),
