@@ -173,8 +173,9 @@ def _upsert_sql(table: str, columns: Sequence[str], key: Sequence[str], keep: Se
     """An INSERT of ``columns`` that, when ``key`` exists, overwrites every column but the key
     and ``keep``. Built once at import from this module's constants (F48)."""
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in (*key, *keep))
+    marks = ", ".join("?" for _ in columns)
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
         f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
     )
 
