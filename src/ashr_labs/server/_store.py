@@ -17,6 +17,7 @@ from ._rpc import FORBIDDEN_MESSAGE, RpcError
 
 __all__ = [
     "DEFAULT_FEATURES",
+    "OBSERVABILITY",
     "agent_entity",
     "api_key_entity",
     "dataset_entity",
@@ -146,7 +147,9 @@ CREATE TABLE IF NOT EXISTS idempotency (
 """
 )
 
-DEFAULT_FEATURES: dict[str, bool] = {"observability": True}
+OBSERVABILITY = "observability"
+"""The tenant feature the tracing RPCs and OTLP ingest need (403 while off)."""
+DEFAULT_FEATURES: dict[str, bool] = {OBSERVABILITY: True}
 """Tenant feature flags and their value when a tenant has no explicit setting."""
 
 # Tables reachable through owned_row, with the noun used in 404 messages. Never from input.

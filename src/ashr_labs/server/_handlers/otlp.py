@@ -14,11 +14,11 @@ from __future__ import annotations
 from .. import _otlp
 from .. import _trace_store as store
 from .._rpc import RawRequest, RawResponse, RpcError, http_route, read_limited_gzip
-from .._store import feature_enabled
+from .._store import OBSERVABILITY, feature_enabled
 
 __all__: list[str] = []
 
-FEATURE = "observability"
+FEATURE = OBSERVABILITY
 _IDENTITY_ENCODINGS = frozenset({"", "identity"})
 
 

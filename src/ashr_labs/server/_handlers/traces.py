@@ -17,21 +17,28 @@ from typing import Any
 
 from .. import _trace_store as store
 from .._analytics import since_timestamp
+from .._params import TENANT_ID, Param
 from .._rpc import FORBIDDEN_MESSAGE, CallContext, RpcError, rpc
+from .._store import OBSERVABILITY
 from .._trace_payload import parse_ingest_body
-from .._validate import opt_int, opt_str, req_str
+from .._validate import req_str
 from ._common import resolve_tenant
 
 __all__: list[str] = []
 
-FEATURE = "observability"
+FEATURE = OBSERVABILITY
 MAX_LIMIT = 100
 MAX_DAYS = 3650
 MAX_PAGE = 1_000_000
 _OTEL_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+_PAGING = (
+    Param("limit", "int", hi=MAX_LIMIT, default=50),
+    Param("page", "int", hi=MAX_PAGE, default=1),
+)
+_DAYS = Param("days", "int", hi=MAX_DAYS, default=7)
 
 
-@rpc("ingest_observability_trace", feature=FEATURE)
+@rpc("ingest_observability_trace", feature=FEATURE, params=(TENANT_ID,))
 def ingest_observability_trace(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """Store a whole trace; a repeat of the same trace id merges instead of duplicating."""
     tenant_id = resolve_tenant(ctx, body)
@@ -41,26 +48,17 @@ def ingest_observability_trace(ctx: CallContext, body: dict[str, Any]) -> dict[s
     return {"status": "ok", "trace_id": trace_id}
 
 
-def _int(body: dict[str, Any], name: str, default: int, hi: int) -> int:
-    value = opt_int(body, name, lo=1, hi=hi)
-    return default if value is None else value
-
-
-def _paging(body: dict[str, Any]) -> tuple[int, int]:
-    return _int(body, "limit", 50, MAX_LIMIT), _int(body, "page", 1, MAX_PAGE)
-
-
-def _days(body: dict[str, Any]) -> int:
-    return _int(body, "days", 7, MAX_DAYS)
-
-
-@rpc("list_observability_traces", feature=FEATURE, readonly=True)
+@rpc(
+    "list_observability_traces",
+    feature=FEATURE,
+    readonly=True,
+    params=(TENANT_ID, *_PAGING, Param("user_id", "str"), Param("session_id", "str")),
+)
 def list_observability_traces(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """A page of the tenant's traces, newest first, optionally for one user or session."""
     tenant_id = resolve_tenant(ctx, body)
-    limit, page = _paging(body)
-    user_id = opt_str(body, "user_id")
-    session_id = opt_str(body, "session_id")
+    limit, page = ctx.params["limit"], ctx.params["page"]
+    user_id, session_id = ctx.params["user_id"], ctx.params["session_id"]
     with ctx.db.transaction(immediate=False) as conn:
         traces, total = store.list_traces(
             conn, tenant_id, user_id=user_id, session_id=session_id, limit=limit, page=page
@@ -68,7 +66,7 @@ def list_observability_traces(ctx: CallContext, body: dict[str, Any]) -> dict[st
     return {"status": "ok", "traces": traces, "total": total}
 
 
-@rpc("get_observability_trace", feature=FEATURE, readonly=True)
+@rpc("get_observability_trace", feature=FEATURE, readonly=True, params=(TENANT_ID,))
 def get_observability_trace(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """One trace with its observations; another tenant's id gets the fixed 403 (F44)."""
     tenant_id = resolve_tenant(ctx, body)
@@ -84,11 +82,11 @@ def get_observability_trace(ctx: CallContext, body: dict[str, Any]) -> dict[str,
     return {"status": "ok", "trace": trace}
 
 
-@rpc("get_observability_analytics", feature=FEATURE, readonly=True)
+@rpc("get_observability_analytics", feature=FEATURE, readonly=True, params=(TENANT_ID, _DAYS))
 def get_observability_analytics(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """Overview, tool performance and model usage over the last ``days`` days."""
     tenant_id = resolve_tenant(ctx, body)
-    days = _days(body)
+    days = ctx.params["days"]
     with ctx.db.transaction(immediate=False) as conn:
         result = store.analytics(conn, tenant_id, since=since_timestamp(days))
     return {"status": "ok", "days": days, **result}
@@ -96,8 +94,7 @@ def get_observability_analytics(ctx: CallContext, body: dict[str, Any]) -> dict[
 
 def _error_traces(ctx: CallContext, body: dict[str, Any], *, tools_only: bool) -> dict[str, Any]:
     tenant_id = resolve_tenant(ctx, body)
-    days = _days(body)
-    limit, page = _paging(body)
+    days, limit, page = ctx.params["days"], ctx.params["limit"], ctx.params["page"]
     with ctx.db.transaction(immediate=False) as conn:
         traces, total = store.list_error_traces(
             conn,
@@ -110,14 +107,21 @@ def _error_traces(ctx: CallContext, body: dict[str, Any], *, tools_only: bool) -
     return {"status": "ok", "traces": traces, "total": total}
 
 
-@rpc("get_observability_errors", feature=FEATURE, readonly=True)
+@rpc(
+    "get_observability_errors", feature=FEATURE, readonly=True, params=(TENANT_ID, _DAYS, *_PAGING)
+)
 def get_observability_errors(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """Traces in the window with an ERROR observation, an ERROR root, or the published client's
     failed-trace output ``{"error": "..."}``, most recent first."""
     return _error_traces(ctx, body, tools_only=False)
 
 
-@rpc("get_observability_tool_errors", feature=FEATURE, readonly=True)
+@rpc(
+    "get_observability_tool_errors",
+    feature=FEATURE,
+    readonly=True,
+    params=(TENANT_ID, _DAYS, *_PAGING),
+)
 def get_observability_tool_errors(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """Traces with a failed tool call (level ERROR) in the window, most recent first."""
     return _error_traces(ctx, body, tools_only=True)
