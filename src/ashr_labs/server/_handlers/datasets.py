@@ -13,7 +13,7 @@ from .._db import Database
 from .._params import CURSOR, LIMIT, TENANT_ID, URL_OPTIONS, req_id
 from .._rpc import CallContext, rpc
 from .._store import dataset_entity, owned_row
-from ._common import resolve_tenant
+from ._common import cursor_page, resolve_tenant
 
 __all__ = ["dataset_with_agent"]
 
@@ -39,17 +39,11 @@ def get_dataset(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
 def list_datasets(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """The tenant's datasets, newest first, each with ``request_id``; ``next_cursor`` pages on."""
     tenant_id = resolve_tenant(ctx, body)
-    limit, cursor = ctx.params["limit"], ctx.params["cursor"]
-    sql = _SELECT + " WHERE d.tenant_id = ?"
-    params: list[Any] = [tenant_id]
-    if cursor is not None:
-        sql += " AND d.id < ?"
-        params.append(cursor)
-    rows = ctx.db.query(sql + " ORDER BY d.id DESC LIMIT ?", (*params, limit + 1))
-    more = len(rows) > limit
-    items = [dataset_entity(r, r["agent_name"]) for r in rows[:limit]]
-    return {
-        "status": "ok",
-        "datasets": items,
-        "next_cursor": items[-1]["id"] if more and items else None,
-    }
+    items, next_cursor = cursor_page(
+        ctx,
+        _SELECT + " WHERE d.tenant_id = ?",
+        (tenant_id,),
+        "d.id",
+        lambda row: dataset_entity(row, row["agent_name"]),
+    )
+    return {"status": "ok", "datasets": items, "next_cursor": next_cursor}

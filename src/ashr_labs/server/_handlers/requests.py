@@ -12,26 +12,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .._generation_config import COMPLEXITIES, STRATEGIES
+from .._generation_config import COVERAGE_KEYS as GENERATOR_COVERAGE_KEYS
 from .._params import CURSOR, LIMIT, TENANT_ID, Param, opt_id, req_id
 from .._rpc import CallContext, RpcError, rpc
 from .._store import dump_doc, now_iso, owned_row, request_entity
 from .._validate import INT64_MAX, describe, fail
-from ._common import resolve_tenant, tenant_user
+from ._common import cursor_page, resolve_tenant, tenant_user
 
 __all__ = ["REQUEST_STATUSES", "validate_test_config"]
 
 REQUEST_STATUSES = ("pending", "processing", "completed", "failed")
-STRATEGIES = ("focused", "diverse", "balanced")
-COVERAGE_KEYS = (
-    "happy_path",
-    "edge_cases",
-    "error_handling",
-    "boundary_values",
-    # The published client's pentest configs (request_pentest_dataset) set these two.
-    "adversarial",
-    "security",
-)
-COMPLEXITY_KEYS = ("simple", "moderate", "complex")
+# The published client's pentest configs (request_pentest_dataset) also set the last two.
+COVERAGE_KEYS = (*GENERATOR_COVERAGE_KEYS, "adversarial", "security")
 
 
 def _string_list(value: Any, field: str) -> None:
@@ -79,10 +72,10 @@ def _check_complexity(dist: Any) -> None:
         raise fail(field, "an object", dist)
     total = 0.0
     for key, value in dist.items():
-        if key not in COMPLEXITY_KEYS:
+        if key not in COMPLEXITIES:
             raise RpcError(
                 422,
-                f"{field}: expected keys from {', '.join(COMPLEXITY_KEYS)}, got {describe(key)}",
+                f"{field}: expected keys from {', '.join(COMPLEXITIES)}, got {describe(key)}",
             )
         if (
             isinstance(value, bool)
@@ -161,20 +154,11 @@ def get_request(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
 def list_requests(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """The tenant's requests, newest first, optionally by exact status; cursor paging."""
     tenant_id = resolve_tenant(ctx, body)
-    limit, status, cursor = ctx.params["limit"], ctx.params["status"], ctx.params["cursor"]
+    status = ctx.params["status"]
     sql = "SELECT * FROM requests WHERE tenant_id = ?"
     params: list[Any] = [tenant_id]
     if status is not None:
         sql += " AND request_status = ?"
         params.append(status)
-    if cursor is not None:
-        sql += " AND id < ?"
-        params.append(cursor)
-    rows = ctx.db.query(sql + " ORDER BY id DESC LIMIT ?", (*params, limit + 1))
-    more = len(rows) > limit
-    items = [request_entity(r) for r in rows[:limit]]
-    return {
-        "status": "ok",
-        "requests": items,
-        "next_cursor": items[-1]["id"] if more and items else None,
-    }
+    items, next_cursor = cursor_page(ctx, sql, params, "id", request_entity)
+    return {"status": "ok", "requests": items, "next_cursor": next_cursor}
