@@ -14,7 +14,7 @@ import functools
 import random
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import trace as otel_trace
 
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from ._options import TracingOptions
 
 __all__ = ["TracingMethods"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _EMPTY_REPORT: dict[str, Any] = {
     "sent": 0,
@@ -146,10 +148,13 @@ class TracingMethods:
         as_type: ObsType = "span",
         capture_input: bool = True,
         capture_output: bool = True,
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """``@client.observe(...)``: like ``ashr_labs.observe`` but opens traces on this client."""
+    ) -> Callable[[_F], _F]:
+        """``@client.observe(...)``: like ``ashr_labs.observe`` but opens traces on this client.
+
+        The decorated function keeps its signature for type checkers, as with ``observe``.
+        """
         runtime = self._tracing
-        decorator: Callable[[Callable[..., Any]], Callable[..., Any]] = make_observe(
+        decorator: Callable[[_F], _F] = make_observe(
             lambda: runtime,
             name=name,
             as_type=as_type,
