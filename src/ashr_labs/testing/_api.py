@@ -29,7 +29,7 @@ from ._config_validation import (
 if TYPE_CHECKING:
     from .._http import Transport
     from .._session import LazySession
-    from .._types import Agent, APIKey, Dataset, Request, Run
+    from .._types import Agent, AgentConfig, APIKey, Dataset, Request, Run
 
 __all__ = ["TestingPlatformMethods", "require_key"]
 
@@ -280,7 +280,10 @@ class TestingPlatformMethods:
         return cast("list[Agent]", require_key(reply, "agents", "list_agents", list))
 
     def create_agent(
-        self, name: str, description: str | None = None, config: dict[str, Any] | None = None
+        self,
+        name: str,
+        description: str | None = None,
+        config: dict[str, Any] | AgentConfig | None = None,
     ) -> Agent:
         """Create a new agent (names are unique per tenant)."""
         params: dict[str, Any] = {"name": _str("name", name)}
@@ -296,7 +299,7 @@ class TestingPlatformMethods:
         agent_id: int,
         name: str | None = None,
         description: str | None = None,
-        config: dict[str, Any] | None = None,
+        config: dict[str, Any] | AgentConfig | None = None,
     ) -> Agent:
         """Update an agent's name, description or config (``config`` replaces the whole config)."""
         params: dict[str, Any] = {"agent_id": _int("agent_id", agent_id)}
