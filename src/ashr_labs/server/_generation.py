@@ -110,14 +110,9 @@ def _tool_order(config: GenerationConfig) -> list[Tool]:
 
 
 def _feasible(kind: str, tools: list[Tool]) -> bool:
-    if kind == "missing_info":
-        return any(t.required for t in tools)
-    if kind == "out_of_range":
-        return any(
-            isinstance(s, Mapping) and has_constraint(s)
-            for t in tools
-            for s in t.properties.values()
-        )
+    """Whether some tool can carry a scenario of ``kind`` (only two kinds need a special one)."""
+    if kind in ("missing_info", "out_of_range"):
+        return any(_fits_kind(kind, t) for t in tools)
     return True
 
 
@@ -221,7 +216,8 @@ def generate_dataset_source(config: dict[str, Any], *, request_name: str) -> Gen
     for an LLM answer that is unusable when an LLM is configured.
     """
     parsed = parse_config(config)
-    rng = random.Random(_seed(config, request_name))
+    seed = _seed(config, request_name)
+    rng = random.Random(seed)
     slots = plan_slots(parsed, rng)
     client = LlmClient.from_env()
     source: dict[str, Any]
@@ -232,7 +228,7 @@ def generate_dataset_source(config: dict[str, Any], *, request_name: str) -> Gen
                 slots,
                 client,
                 tools=_allowed_tools(parsed),
-                seed=_seed(config, request_name),
+                seed=seed,
             )
         finally:
             client.close()
