@@ -76,8 +76,7 @@ def envelope_response(
 
 
 def _ok_response(body: dict[str, Any]) -> RawResponse:
-    if "status" not in body:
-        body = {"status": "ok", **body}
+    """A success answer; ``body`` already carries its ``status`` (``Dispatcher._call`` adds it)."""
     return RawResponse(200, {"Content-Type": "application/json; charset=utf-8"}, dumps(body))
 
 

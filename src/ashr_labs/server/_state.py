@@ -44,9 +44,9 @@ class ServerSettings:
     job_workers: int = 1
     """Worker threads processing generation and grading jobs."""
     max_job_attempts: int = 3
+    """A job interrupted this many times (crash, kill) ends as failed instead of running again."""
     run_jobs: bool = True
     """Start the job workers. Off, requests stay ``pending`` and runs ungraded (tests only)."""
-    """A job interrupted this many times (crash, kill) ends as failed instead of running again."""
     allow_public: bool = False
     """Bind a non-loopback host (put a TLS proxy in front; F52)."""
     tls_certfile: str | None = None

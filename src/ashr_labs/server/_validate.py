@@ -63,7 +63,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _int_in_range(body: Mapping[str, Any], name: str, value: Any, lo: int, hi: int) -> int:
+def _int_in_range(name: str, value: Any, lo: int, hi: int) -> int:
     if not _is_int(value) or not lo <= value <= hi:
         raise fail(name, f"an integer {lo}–{hi}", value)
     return int(value)
@@ -71,7 +71,7 @@ def _int_in_range(body: Mapping[str, Any], name: str, value: Any, lo: int, hi: i
 
 def req_int(body: Mapping[str, Any], name: str, *, lo: int = 1, hi: int = INT64_MAX) -> int:
     """A required integer in ``lo..hi`` (ids default to 1..2^63-1)."""
-    return _int_in_range(body, name, body.get(name, MISSING), lo, hi)
+    return _int_in_range(name, body.get(name, MISSING), lo, hi)
 
 
 def opt_int(
@@ -86,7 +86,7 @@ def opt_int(
     value = body.get(name, MISSING)
     if value is MISSING or value is None:
         return default
-    return _int_in_range(body, name, value, lo, hi)
+    return _int_in_range(name, value, lo, hi)
 
 
 def opt_float(
@@ -183,12 +183,9 @@ def req_obj(body: Mapping[str, Any], name: str) -> dict[str, Any]:
 
 def opt_obj(body: Mapping[str, Any], name: str) -> dict[str, Any] | None:
     """An optional JSON object; absent or null gives None."""
-    value = body.get(name, MISSING)
-    if value is MISSING or value is None:
+    if body.get(name) is None:
         return None
-    if not isinstance(value, dict):
-        raise fail(name, "an object", value)
-    return value
+    return req_obj(body, name)
 
 
 def req_list(body: Mapping[str, Any], name: str, *, max_len: int = 10_000) -> list[Any]:
@@ -203,7 +200,6 @@ def req_list(body: Mapping[str, Any], name: str, *, max_len: int = 10_000) -> li
 
 def opt_list(body: Mapping[str, Any], name: str, *, max_len: int = 10_000) -> list[Any] | None:
     """An optional JSON array; absent or null gives None."""
-    value = body.get(name, MISSING)
-    if value is MISSING or value is None:
+    if body.get(name) is None:
         return None
     return req_list(body, name, max_len=max_len)
