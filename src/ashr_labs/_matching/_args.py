@@ -44,7 +44,7 @@ def _require_mapping(value: object, name: str) -> Mapping[str, Any]:
     return value
 
 
-def extract_tool_args(tool_call: dict[str, Any]) -> Any:
+def extract_tool_args(tool_call: Mapping[str, Any]) -> Any:
     """The arguments of a tool call, from ``arguments`` (a dict wins) or ``arguments_json``.
 
     A JSON string is parsed (invalid JSON gives ``{}``); a non-string ``arguments_json`` is
@@ -64,7 +64,7 @@ def extract_tool_args(tool_call: dict[str, Any]) -> Any:
         return {}
 
 
-def _argument_object(tool_call: dict[str, Any], side: str) -> dict[str, Any]:
+def _argument_object(tool_call: Mapping[str, Any], side: str) -> dict[str, Any]:
     arguments = extract_tool_args(tool_call)
     if not isinstance(arguments, dict):
         raise TypeError(
@@ -98,7 +98,9 @@ def _diff_item(key: str, expected: Any, actual: Any) -> str | None:
     return None
 
 
-def compare_tool_args(expected: dict[str, Any], actual: dict[str, Any]) -> tuple[str, str | None]:
+def compare_tool_args(
+    expected: Mapping[str, Any], actual: Mapping[str, Any]
+) -> tuple[str, str | None]:
     """Compare two tool calls' arguments: ``(match_status, divergence_notes)`` (protocol §6.5).
 
     Strings compare with ``fuzzy_str_match``, other values with ``==``; an expected key that is
@@ -136,7 +138,7 @@ def names_pair(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> bool:
 
 
 def compare_args_structural(
-    expected: dict[str, Any], actual: dict[str, Any]
+    expected: Mapping[str, Any], actual: Mapping[str, Any]
 ) -> tuple[str, ArgumentComparison]:
     """Key-by-key diff of two tool calls: ``(match_status, argument_comparison)`` (§6.6).
 

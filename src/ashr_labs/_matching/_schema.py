@@ -164,9 +164,9 @@ def _properties(schema: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def compare_args_with_schema(
-    expected: dict[str, Any],
-    actual: dict[str, Any],
-    schema: dict[str, Any] | None,
+    expected: Mapping[str, Any],
+    actual: Mapping[str, Any],
+    schema: Mapping[str, Any] | None,
     *,
     number_tolerance: float = 1e-6,
 ) -> tuple[str, ArgumentComparison]:
