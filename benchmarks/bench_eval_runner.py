@@ -23,7 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ashr_labs import EvalRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.published_client import published_client_path  # noqa: E402
 
 SCENARIOS = 40
 TURN_S = 0.020
@@ -171,10 +177,10 @@ print(best)
 
 def published_seconds(workers: int) -> float | None:
     """The published 0.2.1 EvalRunner on the same dataset, in a child process (same name)."""
-    for folder in (Path("build/published-ashr-labs-0.2.1"), Path("/tmp/ashr021")):
-        if (folder / "ashr_labs" / "eval.py").is_file():
-            break
-    else:
+    try:
+        folder = published_client_path()  # installed into build/ on first use
+    except pytest.fail.Exception as exc:  # pip could not fetch it
+        print(f"({exc})")
         return None
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(folder)

@@ -5,7 +5,9 @@ its own child process so both clients meet the same conditions:
 
 - ``health_check`` and ``get_run`` round trips, one thread, best of 3 rounds of ``--calls``:
   our client (pooled keep-alive session) and the published 0.2.1 client (``python -S`` with its
-  folder on ``PYTHONPATH``; urllib, a new connection per call); the ratio ours / published;
+  folder on ``PYTHONPATH``; urllib, a new connection per call; the folder comes from
+  ``tests/support/published_client``, which installs it into ``build/`` on first use); the ratio
+  ours / published;
 - server throughput: ``--threads`` threads sharing one of our clients, each doing
   ``create_run`` + ``get_run`` pairs for ``--seconds``.
 
@@ -24,10 +26,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-PUBLISHED_DIRS = (
-    Path(__file__).resolve().parents[1] / "build" / "published-ashr-labs-0.2.1",
-    Path("/tmp/ashr021"),
-)
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.published_client import published_client_path  # noqa: E402
 
 ROUND_TRIPS = r"""
 import json, sys, time
@@ -97,7 +101,12 @@ def main() -> None:
 
     from ashr_labs.server import LocalServer
 
-    published = next((d for d in PUBLISHED_DIRS if (d / "ashr_labs" / "client.py").is_file()), None)
+    published: Path | None
+    try:
+        published = published_client_path()
+    except pytest.fail.Exception as exc:  # pip could not fetch it: measure ours alone
+        print(f"({exc})")
+        published = None
     with tempfile.TemporaryDirectory() as data_dir, LocalServer(data_dir=data_dir) as server:
         cfg = {"key": server.api_key, "url": server.url, "calls": args.calls}
         ours = _child(ROUND_TRIPS, cfg)
@@ -109,7 +118,7 @@ def main() -> None:
                 line += f"   published 0.2.1 {theirs[name]:8.0f}   ratio {rate / theirs[name]:.2f}x"
             print(line)
         if not theirs:
-            print("  (published 0.2.1 not found in build/ or /tmp/ashr021: no ratio)")
+            print("  (published 0.2.1 unavailable: no ratio)")
         tp = _child(THROUGHPUT, {"key": server.api_key, "url": server.url, **vars(args)})
         print(
             f"server throughput, {args.threads} threads x (create_run + get_run), "
