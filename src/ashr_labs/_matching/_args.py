@@ -89,13 +89,11 @@ def _diff_item(key: str, expected: Any, actual: Any) -> str | None:
         return f"extra arg '{key}'={actual}"
     if actual is None:
         return f"missing arg '{key}'"
+    if _values_agree(expected, actual):
+        return None
     if isinstance(expected, str) and isinstance(actual, str):
-        if fuzzy_str_match(expected, actual):
-            return None
         return f"'{key}': expected='{expected}' actual='{actual}'"
-    if expected != actual:
-        return f"'{key}': expected={expected} actual={actual}"
-    return None
+    return f"'{key}': expected={expected} actual={actual}"
 
 
 def compare_tool_args(

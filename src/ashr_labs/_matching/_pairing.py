@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._args import call_name, compare_args_structural
+from ._args import NONE_EXPECTED, NOT_CALLED, call_name, compare_args_structural
 
 __all__ = ["pair_tool_calls"]
 
@@ -99,7 +99,7 @@ def _optimal(
     for name in names:
         rows = [i for i, call in enumerate(expected) if call_name(call) == name]
         cols = [j for j, call in enumerate(actual) if call_name(call) == name]
-        if not cols or name in ("NONE_EXPECTED", "NOT_CALLED"):
+        if not cols or name in (NONE_EXPECTED, NOT_CALLED):
             continue
         span = len(expected) + len(actual) + 1
         agreement_scale = span * (len(rows) + len(cols))
