@@ -154,8 +154,11 @@ def test_zero_code_anthropic_one_generation_per_call(
 def _contrib_importable() -> str | None:
     try:
         import opentelemetry.instrumentation.openai_v2  # noqa: F401
-    except ImportError as exc:  # 2.4b0 imports `httpx`, which openai 3.x no longer pulls in
-        return f"contrib openai-v2 cannot be imported here: {exc}"
+    except ImportError as exc:
+        return (
+            f"contrib openai-v2 cannot be imported here ({exc}); the `test` extra pins versions "
+            "that import together: reinstall with pip install -e '.[test]'"
+        )
     return None
 
 
@@ -166,9 +169,50 @@ def test_zero_code_contrib_openai_v2_interop(
 ) -> None:
     """With ours off and contrib's openai-v2 on, its spans still arrive as generations."""
     mark = uuid.uuid4().hex[:8]
-    console = _run_app(tmp_path, fake, local_server, mark, disabled="ashr_openai")
-    assert "opentelemetry.instrumentation.openai_v2" in console, console
+    console = _run_app(
+        tmp_path,
+        fake,
+        local_server,
+        mark,
+        disabled="ashr_openai",
+        # The latest GenAI conventions put the messages on the span (not in log events).
+        OTEL_SEMCONV_STABILITY_OPT_IN="gen_ai_latest_experimental",
+        OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="SPAN_ONLY",
+    )
+    # Only contrib saw the calls: GenAI spans, none of ours.
+    assert f'"name": "chat nested-{mark}"' in console, console
+    assert '"ashr.observation.type"' not in console
+    traces = _traces(client, mark)
+    assert f"no-llm-{mark}" not in traces
+    nested = traces[f"app-work-{mark}"]
+    assert _generation_models(nested) == [f"nested-{mark}"]
+    (generation,) = [o for o in nested["observations"] if o["type"] == "generation"]
+    assert generation["usage"] == {"input_tokens": 1, "output_tokens": 5}
+    assert generation["input"][0]["parts"][0]["content"] == "a"
+    assert generation["output"][0]["parts"][0]["content"] == "Hello from the fake model."
+    alone = [t for name, t in traces.items() if name != f"app-work-{mark}"]
+    assert len(alone) == 1 and _generation_models(alone[0]) == [f"alone-{mark}"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_contrib_importable() is not None, reason=str(_contrib_importable()))
+def test_zero_code_ours_and_contrib_one_generation_per_call(
+    tmp_path: Path, fake: FakeLLM, local_server: Any, client: Any
+) -> None:
+    """Both openai instrumentors on: each call is one generation (ours), contrib's a span."""
+    mark = uuid.uuid4().hex[:8]
+    console = _run_app(tmp_path, fake, local_server, mark, disabled="")
+    assert console.count(f'"name": "chat nested-{mark}"') == 2  # both instrumentors saw it
     traces = _traces(client, mark)
     nested = traces[f"app-work-{mark}"]
     assert _generation_models(nested) == [f"nested-{mark}"]
-    assert f"no-llm-{mark}" not in traces
+    (generation,) = [o for o in nested["observations"] if o["type"] == "generation"]
+    assert generation["input"] == [{"role": "user", "content": "a"}]  # ours, not contrib's
+    (other,) = [
+        o
+        for o in nested["observations"]
+        if o["name"] == f"chat nested-{mark}" and o["type"] == "span"
+    ]
+    assert other["metadata"]["gen_ai.provider.name"] == "openai"
+    alone = [t for name, t in traces.items() if name != f"app-work-{mark}"]
+    assert len(alone) == 1 and _generation_models(alone[0]) == [f"alone-{mark}"]
