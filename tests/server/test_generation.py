@@ -20,83 +20,12 @@ from ashr_labs.server._generation import (
 )
 from ashr_labs.server._generation_shape import check_dataset_source
 from ashr_labs.server._generation_values import fits
-
-LOOKUP = {
-    "name": "lookup_order",
-    "description": "Look up order status",
-    "parameters": {
-        "type": "object",
-        "properties": {"order_id": {"type": "string"}},
-        "required": ["order_id"],
-    },
-}
-REFUND = {
-    "name": "process_refund",
-    "description": "Process a refund",
-    "parameters": {
-        "type": "object",
-        "properties": {"order_id": {"type": "string"}, "reason": {"type": "string"}},
-        "required": ["order_id", "reason"],
-    },
-}
-
-# The API reference's generate_dataset example (the create_request example differs only by
-# its rejected expected_behaviors section and an output_format).
-GENERATE_EXAMPLE: dict[str, Any] = {
-    "agent": {
-        "name": "Support Bot",
-        "description": "Handles customer orders, inventory, and refunds",
-        "system_prompt": "You are a helpful support agent for ShopWave.",
-        "tools": [LOOKUP, REFUND],
-        "accepted_inputs": {"text": True, "audio": False, "file": False},
-    },
-    "context": {
-        "domain": "e-commerce",
-        "use_case": "Customer support for online retail orders",
-        "user_persona": {"type": "customer", "description": "Online shoppers"},
-    },
-    "test_config": {
-        "num_variations": 10,
-        "strategy": "diverse",
-        "coverage": {"happy_path": True, "edge_cases": True, "error_handling": True},
-    },
-    "generation_options": {"generate_audio": False, "generate_files": False},
-}
-
-CREATE_EXAMPLE: dict[str, Any] = {
-    "metadata": {"dataset_name": "Support Eval"},
-    "agent": {
-        "name": "Support Bot",
-        "description": "Answers customer questions about orders and refunds",
-        "system_prompt": "You are a helpful support agent.",
-        "tools": [
-            {
-                "name": "lookup_order",
-                "description": "Look up an order by ID",
-                "parameters": {
-                    "type": "object",
-                    "properties": {"order_id": {"type": "string", "description": "The order ID"}},
-                    "required": ["order_id"],
-                },
-            }
-        ],
-        "accepted_inputs": {"text": True, "audio": False, "file": False},
-        "output_format": {"type": "text"},
-    },
-    "context": {
-        "domain": "e-commerce",
-        "use_case": "Customers asking about order status, requesting refunds",
-        "scenario_context": "An online retail store called ShopWave",
-        "user_persona": {"type": "customer", "description": "Online shoppers"},
-    },
-    "test_config": {
-        "num_variations": 10,
-        "strategy": "diverse",
-        "coverage": {"happy_path": True, "edge_cases": True, "error_handling": True},
-        "complexity_distribution": {"simple": 0.3, "moderate": 0.5, "complex": 0.2},
-    },
-    "generation_options": {"generate_audio": False},
-}
+from tests.support.configs import (
+    CREATE_REQUEST_EXAMPLE,
+    GENERATE_DATASET_EXAMPLE,
+    LOOKUP_ORDER_TOOL,
+    PROCESS_REFUND_TOOL,
+)
 
 RICH_TOOL: dict[str, Any] = {
     "name": "book_room",
@@ -130,7 +59,7 @@ RICH_TOOL: dict[str, Any] = {
 
 
 def _config(**test_config: Any) -> dict[str, Any]:
-    config = copy.deepcopy(GENERATE_EXAMPLE)
+    config = copy.deepcopy(GENERATE_DATASET_EXAMPLE)
     config["test_config"] = test_config
     return config
 
@@ -143,7 +72,7 @@ def _calls(source: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for a in _agent_actions(source) for c in a["expected_response"]["tool_calls"]]
 
 
-@pytest.mark.parametrize("example", [GENERATE_EXAMPLE, CREATE_EXAMPLE])
+@pytest.mark.parametrize("example", [GENERATE_DATASET_EXAMPLE, CREATE_REQUEST_EXAMPLE])
 def test_api_reference_examples_give_valid_datasets(example: dict[str, Any]) -> None:
     """Both API-reference example configs produce 10 valid scenarios exercising every tool."""
     dataset = generate_dataset_source(example, request_name="Support Agent Eval")
@@ -168,19 +97,19 @@ def test_api_reference_examples_give_valid_datasets(example: dict[str, Any]) -> 
 
 def test_generation_is_deterministic_and_seeded_by_config_and_name() -> None:
     """Same config and name give equal datasets; another name or config gives another one."""
-    first = generate_dataset_source(copy.deepcopy(GENERATE_EXAMPLE), request_name="a")
-    again = generate_dataset_source(copy.deepcopy(GENERATE_EXAMPLE), request_name="a")
+    first = generate_dataset_source(copy.deepcopy(GENERATE_DATASET_EXAMPLE), request_name="a")
+    again = generate_dataset_source(copy.deepcopy(GENERATE_DATASET_EXAMPLE), request_name="a")
     assert first == again
     assert json.dumps(first.dataset_source) == json.dumps(again.dataset_source)
-    renamed = generate_dataset_source(GENERATE_EXAMPLE, request_name="b")
+    renamed = generate_dataset_source(GENERATE_DATASET_EXAMPLE, request_name="b")
     assert renamed.dataset_source != first.dataset_source
-    reordered = json.loads(json.dumps(GENERATE_EXAMPLE, sort_keys=True))
+    reordered = json.loads(json.dumps(GENERATE_DATASET_EXAMPLE, sort_keys=True))
     assert generate_dataset_source(reordered, request_name="a") == first
 
 
 def test_coverage_flags_select_scenario_kinds() -> None:
     """Every coverage key on gives its kinds; with only happy_path, nothing else appears."""
-    tools = [LOOKUP, REFUND, RICH_TOOL]
+    tools = [LOOKUP_ORDER_TOOL, PROCESS_REFUND_TOOL, RICH_TOOL]
     config = _config(num_variations=12)
     config["agent"]["tools"] = tools
     kinds = Counter(
@@ -333,7 +262,10 @@ def test_agents_without_tools_get_text_only_scenarios() -> None:
         ),
         (lambda c: c["agent"].update(tools={"x": 1}), "agent.tools: expected an array"),
         (lambda c: c["agent"]["tools"].append({"name": ""}), "agent.tools[2].name: expected"),
-        (lambda c: c["agent"]["tools"].append(dict(LOOKUP)), "a name not used by another tool"),
+        (
+            lambda c: c["agent"]["tools"].append(dict(LOOKUP_ORDER_TOOL)),
+            "a name not used by another tool",
+        ),
         (
             lambda c: c["agent"]["tools"][0].update(parameters=[]),
             "agent.tools[0].parameters: expected a JSON Schema object",
@@ -368,7 +300,7 @@ def test_agents_without_tools_get_text_only_scenarios() -> None:
 )
 def test_bad_configs_raise_generation_errors_naming_the_field(mutate: Any, message: str) -> None:
     """Each bad config raises GenerationError whose message names the field and expectation."""
-    config = copy.deepcopy(GENERATE_EXAMPLE)
+    config = copy.deepcopy(GENERATE_DATASET_EXAMPLE)
     mutate(config)
     with pytest.raises(GenerationError, match=re.escape(message)):
         generate_dataset_source(config, request_name="bad")
@@ -378,7 +310,7 @@ def test_bad_configs_raise_generation_errors_naming_the_field(mutate: Any, messa
 
 def test_scenario_count_defaults_and_generation_options_fallback() -> None:
     """Default 5 scenarios; generation_options.scenario_count is used when num_variations is not."""
-    config = copy.deepcopy(GENERATE_EXAMPLE)
+    config = copy.deepcopy(GENERATE_DATASET_EXAMPLE)
     del config["test_config"]
     assert len(generate_dataset_source(config, request_name="d").dataset_source["runs"]) == 5
     config["generation_options"]["scenario_count"] = 3
@@ -438,7 +370,7 @@ def test_generated_datasets_are_always_valid(
             "boundary_values": True,
         },
     )
-    config["agent"]["tools"] = [tool, LOOKUP]
+    config["agent"]["tools"] = [tool, LOOKUP_ORDER_TOOL]
     dataset = generate_dataset_source(config, request_name="prop")
     check_dataset_source(dataset.dataset_source, tool_names=["do_it", "lookup_order"], count=count)
     assert dataset == generate_dataset_source(copy.deepcopy(config), request_name="prop")
@@ -466,9 +398,12 @@ def test_generate_dataset_through_the_local_server_matches_the_pure_function(cli
     """The API reference's generate_dataset example over the wire gives exactly the dataset the
     pure function gives for that config and request name (deterministic across the server)."""
     dataset_id, source = client.generate_dataset(
-        "Support Agent Eval", copy.deepcopy(GENERATE_EXAMPLE), timeout=30, poll_interval=0.05
+        "Support Agent Eval",
+        copy.deepcopy(GENERATE_DATASET_EXAMPLE),
+        timeout=30,
+        poll_interval=0.05,
     )
     assert isinstance(dataset_id, int)
-    expected = generate_dataset_source(GENERATE_EXAMPLE, request_name="Support Agent Eval")
+    expected = generate_dataset_source(GENERATE_DATASET_EXAMPLE, request_name="Support Agent Eval")
     assert source == expected.dataset_source
     assert len(source["runs"]) == 10

@@ -15,6 +15,7 @@ from ashr_labs._matching import compare_args_structural, text_similarity
 from ashr_labs.server._generation import generate_dataset_source
 from ashr_labs.server._grading import GradingError, aggregate_metrics, grade_run
 from ashr_labs.testing import EvalRunner
+from tests.support.configs import LOOKUP_ORDER_TOOL
 
 
 def _call(name: str, **args: Any) -> dict[str, Any]:
@@ -343,17 +344,7 @@ def test_generated_dataset_run_with_a_perfect_agent_passes() -> None:
     config = {
         "agent": {
             "name": "Bot",
-            "tools": [
-                {
-                    "name": "lookup_order",
-                    "description": "Look up order status",
-                    "parameters": {
-                        "type": "object",
-                        "properties": {"order_id": {"type": "string"}},
-                        "required": ["order_id"],
-                    },
-                }
-            ],
+            "tools": [LOOKUP_ORDER_TOOL],
         },
         "context": {"domain": "e-commerce"},
         "test_config": {"num_variations": 6},
@@ -466,17 +457,7 @@ def test_agent_grading_config_applies_over_the_local_server(client: Any) -> None
             "name": "Texty",
             "description": "Answers order questions",
             "accepted_inputs": {"text": True},
-            "tools": [
-                {
-                    "name": "lookup_order",
-                    "description": "Look up order status",
-                    "parameters": {
-                        "type": "object",
-                        "properties": {"order_id": {"type": "string"}},
-                        "required": ["order_id"],
-                    },
-                }
-            ],
+            "tools": [LOOKUP_ORDER_TOOL],
         },
         "context": {"domain": "e-commerce", "use_case": "Order status questions"},
         "generation_options": {"generate_audio": False},

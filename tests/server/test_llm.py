@@ -15,7 +15,7 @@ from ashr_labs import _settings
 from ashr_labs.server._generation import GenerationError, generate_dataset_source
 from ashr_labs.server._grading import GradingError, grade_run
 from ashr_labs.server._llm import LlmClient
-from tests.server.test_generation import GENERATE_EXAMPLE
+from tests.support.configs import GENERATE_DATASET_EXAMPLE
 
 SECRET = "sk-test-secret-key-123"
 
@@ -99,7 +99,7 @@ def _scenario(tool: str = "lookup_order", **extra: Any) -> dict[str, Any]:
 
 
 def _config(count: int) -> dict[str, Any]:
-    config = copy.deepcopy(GENERATE_EXAMPLE)
+    config = copy.deepcopy(GENERATE_DATASET_EXAMPLE)
     config["test_config"]["num_variations"] = count
     return config
 
