@@ -97,9 +97,15 @@ class _InternalErrors:
         return guarded  # type: ignore[return-value]
 
 
+_GUARD = _InternalErrors()
+
+
 def internal_errors() -> _InternalErrors:
-    """Guard a block (``with internal_errors():``) or a function (``@internal_errors()``)."""
-    return _InternalErrors()
+    """Guard a block (``with internal_errors():``) or a function (``@internal_errors()``).
+
+    The guard holds no state, so one shared instance serves every block (hot tracing path).
+    """
+    return _GUARD
 
 
 @contextmanager

@@ -220,6 +220,27 @@ def test_f21_hostile_values_in_every_call_never_raise(
         assert "<_Hostile: unrepresentable>" in json.dumps(body)
 
 
+def test_f24_lone_surrogates_in_names_ids_and_tags_are_replaced(
+    traced: Any, backend: Any
+) -> None:
+    """Names, user/session ids, tags, model and level with a lone surrogate: sent as U+FFFD."""
+    client, memory = traced
+    odd = "a\ud9bdb"
+    with client.trace(odd, user_id=odd, session_id=odd, tags=[odd]) as t:
+        t.generation(odd, model=odd).end(level=odd, status_message=odd)
+        t.event(odd, level=odd)
+    assert client.flush(5)["complete"]
+    (sent,) = ingested(backend)
+    assert sent["name"] == sent["user_id"] == sent["session_id"] == "a\ufffdb"
+    assert sent["tags"] == ["a\ufffdb"]
+    names = {o["name"] for o in sent["observations"]}
+    assert names == {"a\ufffdb"}
+    text = json.dumps(backend.bodies(INGEST), ensure_ascii=False)
+    assert "\ud9bd" not in text
+    text.encode("utf-8")  # strict: no lone surrogate survived anywhere
+    assert all("\ud9bd" not in span.name for span in memory.get_finished_spans())
+
+
 def test_children_not_ended_travel_with_their_trace(traced: Any, backend: Any) -> None:
     """A generation the user never ended is ended with the trace and sent in the same payload."""
     client, _ = traced

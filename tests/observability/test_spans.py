@@ -16,6 +16,7 @@ from opentelemetry.trace import StatusCode
 
 from ashr_labs import _attributes as attrs
 from ashr_labs import context_executor, update_current_trace, wrap_context
+from tests.observability.conftest import ingested
 from tests.support.scripted_backend import Step
 
 
@@ -49,7 +50,7 @@ def test_trace_span_generation_event_attributes(traced: Any) -> None:
     assert gen.attributes[attrs.GEN_AI_USAGE_INPUT_TOKENS] == 5
     assert gen.attributes[attrs.GEN_AI_USAGE_OUTPUT_TOKENS] == 2
     assert json.loads(gen.attributes[attrs.ASHR_OUTPUT]) == "hello"
-    assert gen.attributes[attrs.ASHR_USER_ID] == "u1"  # trace-wide ids reach children
+    assert attrs.ASHR_USER_ID not in gen.attributes  # trace-wide ids stay on the root
     assert json.loads(tool.attributes[attrs.ASHR_INPUT]) == {"q": 1}
     assert json.loads(tool.attributes[attrs.ASHR_OUTPUT]) == {"ok": True}
     (event,) = tool.events
@@ -111,8 +112,11 @@ def test_misuse_warns_and_never_raises(traced: Any, caplog: pytest.LogCaptureFix
     assert trace.end() == {"status": "error", "message": "trace already ended"}
 
 
-def test_update_current_trace_from_a_nested_span(traced: Any) -> None:
-    """update_current_trace sets trace-wide ids on the root and on spans started afterwards."""
+def test_update_current_trace_from_a_nested_span(traced: Any, backend: Any) -> None:
+    """update_current_trace sets trace-wide ids on the root; the exported trace carries them.
+
+    Children do not repeat them (the exporter takes them from the root for the whole trace).
+    """
     client, memory = traced
     with client.trace("t", tags=["a"]):
         with client.trace("inner-is-separate"):
@@ -125,8 +129,13 @@ def test_update_current_trace_from_a_nested_span(traced: Any) -> None:
     spans = by_name(memory)
     assert spans["root"].attributes[attrs.ASHR_USER_ID] == "u9"
     assert tuple(spans["root"].attributes[attrs.ASHR_TAGS]) == ("b",)
-    assert spans["s2"].attributes[attrs.ASHR_SESSION_ID] == "s9"
+    assert spans["root"].attributes[attrs.ASHR_SESSION_ID] == "s9"
+    assert attrs.ASHR_SESSION_ID not in spans["s2"].attributes
     assert spans["inner-is-separate"].context.trace_id != spans["t"].context.trace_id
+    assert client.flush(5)["complete"]
+    sent = {t["name"]: t for t in ingested(backend)}
+    assert sent["root"]["user_id"] == "u9" and sent["root"]["session_id"] == "s9"
+    assert sent["root"]["tags"] == ["b"]
 
 
 def test_root_under_a_foreign_span_starts_a_new_trace_with_a_link(traced: Any) -> None:

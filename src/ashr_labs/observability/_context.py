@@ -1,9 +1,9 @@
 """Trace-wide state shared through the OTel context: open Ashr traces, the current client.
 
 Open traces are found by OTel trace id, so ``update_current_trace`` works from any depth and
-from any instrumentation, and our span processor copies the trace's user and session ids onto
-every child span it starts. The registry holds its entries weakly: a trace object the user drops
-without ending takes its entry with it.
+from any instrumentation, and a partial trace can be named from its still-open root. The
+registry holds its entries weakly: a trace object the user drops without ending takes its entry
+with it.
 
 ``@observe`` needs a client when no trace is active: it uses the most recently created client
 with tracing enabled (held weakly). :func:`context_executor` / :func:`wrap_context` carry the
@@ -47,12 +47,10 @@ R = TypeVar("R")
 
 @dataclass(eq=False)
 class TraceState:
-    """What a trace carries besides its spans: the root span, the runtime, trace-wide ids."""
+    """What a trace carries besides its spans: the root span, the runtime, its tags so far."""
 
     root: OtelSpan
     runtime: TracingRuntime
-    user_id: str | None = None
-    session_id: str | None = None
     tags: list[str] = field(default_factory=list)
     open_children: set[Any] = field(default_factory=set)
     """Spans/generations made through our API and not ended yet (ended with the trace)."""

@@ -9,8 +9,10 @@ Drop policy (F07): while the queue is full, newly ended spans are refused and co
 already queued are kept. The exporter is told which trace lost a span, so that trace is sent
 marked ``incomplete``.
 
-``on_start`` also copies the trace-wide user and session ids onto child spans and marks spans
-whose parent this provider never started (their trace closes when they end).
+``on_start`` also marks spans whose parent this provider never started (their trace closes
+when they end). Trace-wide user and session ids stay on the root span only: the exporter takes
+them from the root for the whole trace, so copying them onto every child would cost two
+attribute writes per span on the caller's thread for no change in what is sent.
 """
 
 from __future__ import annotations
@@ -25,9 +27,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
-from .. import _attributes as attrs
 from .._safety import internal_errors, suppress_instrumentation
-from ._context import lookup_trace
 from ._mapping import ASHR_LOCAL_ROOT
 from ._ratelimit import warn_limited
 
@@ -76,12 +76,10 @@ class AshrBatchSpanProcessor(SpanProcessor):
         self._worker: threading.Thread | None = None
         self.dropped = 0
         self.queued_roots = 0
-        self._pid = os.getpid()
 
     # -- SpanProcessor ------------------------------------------------------------------------
     def on_start(self, span: SdkSpan, parent_context: Context | None = None) -> None:
         with internal_errors():
-            context = span.get_span_context()
             parent = span.parent
             if (
                 parent is not None
@@ -91,32 +89,22 @@ class AshrBatchSpanProcessor(SpanProcessor):
             ):
                 span.set_attribute(ASHR_LOCAL_ROOT, True)
             if len(self._open) < _OPEN_SPANS_CAP:
-                self._open.add(context.span_id)
-            if parent is None:
-                return
-            state = lookup_trace(context.trace_id)
-            if state is not None:
-                if state.user_id is not None:
-                    span.set_attribute(attrs.ASHR_USER_ID, state.user_id)
-                if state.session_id is not None:
-                    span.set_attribute(attrs.ASHR_SESSION_ID, state.session_id)
-
-    def _remember_ended(self, span_id: int) -> None:
-        self._ended_ids.add(span_id)
-        self._ended_order.append(span_id)
-        if len(self._ended_order) > _ENDED_IDS_CAP:
-            self._ended_ids.discard(self._ended_order.popleft())
+                self._open.add(span.get_span_context().span_id)
 
     def on_end(self, span: ReadableSpan) -> None:
         with internal_errors():
             context = span.context
-            if context is not None:
-                self._open.discard(context.span_id)
-                self._remember_ended(context.span_id)
-            if context is None or not context.trace_flags.sampled:
+            if context is None:
                 return
-            if self._pid != os.getpid():
-                self._after_fork()
+            span_id = context.span_id
+            self._open.discard(span_id)
+            self._ended_ids.add(span_id)
+            ended = self._ended_order
+            ended.append(span_id)
+            if len(ended) > _ENDED_IDS_CAP:
+                self._ended_ids.discard(ended.popleft())
+            if not context.trace_flags.sampled:
+                return
             is_root = span.parent is None
             with self._lock:
                 if self._stopped:
@@ -140,7 +128,7 @@ class AshrBatchSpanProcessor(SpanProcessor):
                 )
                 return
             self._ensure_worker()
-            if size >= self.max_export_batch_size:
+            if size >= self.max_export_batch_size and not self._wake.is_set():
                 self._wake.set()
 
     def shutdown(self) -> None:

@@ -22,7 +22,7 @@ from .. import _attributes as attrs
 from .._safety import internal_errors
 from ._context import TraceState, current_trace_state, forget_trace, register_trace
 from ._ratelimit import warn_limited
-from ._values import prepare_value, redact_text, safe_type_name
+from ._values import clean_text, prepare_value, redact_text, safe_type_name
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span as OtelSpan
@@ -58,11 +58,9 @@ def _text(value: Any) -> str | None:
     """A plain ``str`` for ids and names; anything else is shown by its type, never raising."""
     if value is None:
         return None
-    if type(value) is str:
-        return value
-    # Subclasses may override __str__ (and raise): use the base types' own conversions.
     if isinstance(value, str):
-        return str.__str__(value)
+        # A subclass may override __str__ (and raise): clean_text uses str's own conversion.
+        return clean_text(value)
     if isinstance(value, bool):
         return "True" if value else "False"
     if isinstance(value, int):
@@ -458,7 +456,7 @@ def start_trace(
     )
     if not span.is_recording():
         return Trace(runtime, span, None)
-    state = TraceState(root=span, runtime=runtime, user_id=user, session_id=session, tags=tag_list)
+    state = TraceState(root=span, runtime=runtime, tags=tag_list)
     trace = Trace(runtime, span, state)
     trace._own.update(attributes)
     # The registry holds the state weakly; the Trace keeps it alive until it is dropped.
@@ -475,8 +473,9 @@ def update_current_trace(
 ) -> None:
     """Set trace-wide attributes of the active Ashr trace from anywhere inside it.
 
-    ``user_id``/``session_id`` also go onto spans started afterwards; ``tags`` are added to the
-    trace's tags; ``metadata`` replaces the trace metadata. Outside a trace: a warning, no-op.
+    ``user_id``/``session_id`` replace the trace's (they live on the root span and the exporter
+    applies them to the whole trace); ``tags`` are added to the trace's tags; ``metadata``
+    replaces the trace metadata. Outside a trace: a warning, no-op.
     """
     with internal_errors():
         state = current_trace_state()
@@ -488,11 +487,9 @@ def update_current_trace(
             return
         root = state.root
         if user_id is not None:
-            state.user_id = _text(user_id)
-            root.set_attribute(attrs.ASHR_USER_ID, state.user_id or "")
+            root.set_attribute(attrs.ASHR_USER_ID, _text(user_id) or "")
         if session_id is not None:
-            state.session_id = _text(session_id)
-            root.set_attribute(attrs.ASHR_SESSION_ID, state.session_id or "")
+            root.set_attribute(attrs.ASHR_SESSION_ID, _text(session_id) or "")
         if tags is not None:
             merged = list(dict.fromkeys([*state.tags, *_tags(tags)]))
             state.tags = merged

@@ -35,6 +35,7 @@ __all__ = [
     "REDACTED",
     "TRUNCATED_KEY",
     "capture_enabled",
+    "clean_text",
     "dumps_bounded",
     "prepare_value",
     "redact_text",
@@ -95,10 +96,12 @@ def _placeholder(value: Any, why: str) -> str:
     return f"<{safe_type_name(value)}: {why}>"
 
 
-def _clean_str(text: str) -> str:
+def clean_text(text: str) -> str:
     """Exact ``str`` with lone surrogates replaced by U+FFFD (strict JSON, F24)."""
     if type(text) is not str:
         text = str.__str__(text)
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -155,7 +158,7 @@ class _Walker:
         return root[0]
 
     def _text(self, text: str) -> str:
-        text = _clean_str(text)
+        text = clean_text(text)
         return redact_text(text) if self.redact else text
 
     def _convert(self, obj: Any, depth: int, stack: list[Any]) -> Any:
@@ -330,8 +333,12 @@ def to_json_value(value: Any, *, redact: bool = True) -> Any:
     return _Walker(redact).run(value)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+"""Built once: ``json.dumps`` with options builds a new encoder on every call."""
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def dumps_bounded(value: Any, max_bytes: int) -> str:
@@ -411,7 +418,21 @@ _DEFAULT_MAX_VALUE_BYTES = 64 * 1024
 _FAST_ITEMS = 64
 _FAST_DEPTH = 3
 _PLAIN = (str, int, bool, type(None))
-_SECRET_HINTS = ("tp_", "sk-", "aiza", "bearer", *_SECRET_KEYS)
+_SECRET_HINTS = tuple(
+    hint
+    for hint in ("tp_", "sk-", "aiza", "bearer", *sorted(_SECRET_KEYS))
+    # "x-api-key" holds "api-key": checking the shorter one is enough.
+    if not any(other != hint and other in hint for other in ("bearer", *_SECRET_KEYS))
+)
+"""Lower-case text that no secret check could match (the redactor's and the key names')."""
+
+
+def _may_hold_secret(text: str) -> bool:
+    lowered = text.lower()
+    for hint in _SECRET_HINTS:
+        if hint in lowered:
+            return True
+    return False
 
 
 def _is_plain(value: Any, depth: int = 0) -> bool:
@@ -423,12 +444,23 @@ def _is_plain(value: Any, depth: int = 0) -> bool:
         return math.isfinite(value)
     if depth >= _FAST_DEPTH:
         return False
+    # Plain loops, not all(generator): this runs on every value the caller's thread sets.
     if tp is dict:
-        return len(value) <= _FAST_ITEMS and all(
-            type(k) is str and _is_plain(v, depth + 1) for k, v in value.items()
-        )
+        if len(value) > _FAST_ITEMS:
+            return False
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) not in _PLAIN and not _is_plain(item, depth + 1):
+                return False
+        return True
     if tp is list:
-        return len(value) <= _FAST_ITEMS and all(_is_plain(v, depth + 1) for v in value)
+        if len(value) > _FAST_ITEMS:
+            return False
+        for item in value:
+            if type(item) not in _PLAIN and not _is_plain(item, depth + 1):
+                return False
+        return True
     return False
 
 
@@ -437,10 +469,13 @@ def _fast_path(value: Any, max_bytes: int) -> str | None:
     if not _is_plain(value):
         return None
     text = _dumps(value)
+    if text.isascii():
+        if len(text) > max_bytes or _may_hold_secret(text):
+            return None
+        return text
     if len(text) * 4 > max_bytes and len(text.encode("utf-8", "surrogatepass")) > max_bytes:
         return None
-    lowered = text.lower()
-    if any(hint in lowered for hint in _SECRET_HINTS):
+    if _may_hold_secret(text):
         return None
     try:
         text.encode("utf-8")
