@@ -52,7 +52,7 @@ class DatabaseBusyError(Exception):
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
-    return "database is locked" in text or "database is busy" in text or "locked" in text
+    return "locked" in text or "database is busy" in text
 
 
 class Database:

@@ -180,7 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self, headers: Headers) -> tuple[bytes, RpcError | None]:
         cap = self.server.settings.max_body_bytes
-        too_big = RpcError(413, f"request body exceeds the limit of {cap} bytes")
+        too_big = _too_big(cap)
         if "chunked" in headers.get("Transfer-Encoding", "").lower():
             return self._read_chunked(cap, too_big)
         length_text = headers.get("Content-Length")
@@ -221,7 +221,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         if self.close_connection:
-            self.close_connection = True
             self.send_header("Connection", "close")
         # Headers and body in one write, so the reply leaves in one segment where it fits.
         buffered: list[bytes] = getattr(self, "_headers_buffer", [])
@@ -238,7 +237,8 @@ class _Handler(BaseHTTPRequestHandler):
         cap = self.server.settings.max_body_bytes
         if length.strip().isdigit() and int(length) > cap:
             self.close_connection = True
-            self._write(envelope_response(413, f"request body exceeds the limit of {cap} bytes"))
+            too_big = _too_big(cap)
+            self._write(envelope_response(too_big.status, too_big.message))
             return False
         return super().handle_expect_100()
 
@@ -254,6 +254,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("%s %s", self.client_address[0], redact(format % args))
+
+
+def _too_big(cap: int) -> RpcError:
+    """The 413 for a body over ``max_body_bytes`` (F45), however it was found out."""
+    return RpcError(413, f"request body exceeds the limit of {cap} bytes")
 
 
 def make_http_server(

@@ -281,12 +281,13 @@ def _map_trace(trace_id: str, spans: list[Span]) -> tuple[TraceRecord, list[Obse
     )
     observations: list[ObservationRecord] = []
     for index, (span, values) in enumerate(zip(spans, span_attrs, strict=True)):
+        events = [_key_values(event.attributes) for event in span.events]
         folded = False
         if index != root_index:
-            observation = _map_span(span, values)
+            observation = _map_span(span, values, events)
             observations.append(observation)
             folded = observation.type == "generation" and attrs.ASHR_OBSERVATION_TYPE not in values
-        observations.extend(_map_events(span, values, folded))
+        observations.extend(_map_events(span, values, events, folded))
     if root_index is not None:
         trace = _ashr_root(trace_id, spans[root_index], span_attrs[root_index])
     else:
@@ -344,7 +345,10 @@ def _level(span: Span, values: Mapping[str, Any]) -> tuple[str | None, str | Non
     return level, message
 
 
-def _map_span(span: Span, values: dict[str, Any]) -> ObservationRecord:
+def _map_span(
+    span: Span, values: dict[str, Any], events: list[dict[str, Any]]
+) -> ObservationRecord:
+    """One span as an observation; ``events`` are its events' decoded attributes."""
     kind = values.get(attrs.ASHR_OBSERVATION_TYPE)
     level, message = _level(span, values)
     base: dict[str, Any] = {
@@ -373,7 +377,7 @@ def _map_span(span: Span, values: dict[str, Any]) -> ObservationRecord:
         values.get(attrs.GEN_AI_OPERATION_NAME) == _TOOL_OPERATION
     )
     if is_genai and not is_tool:
-        return _generation(span, values, base)
+        return _generation(span, values, events, base)
     return ObservationRecord(type="span", metadata=_foreign_metadata(values), **base)
 
 
@@ -389,8 +393,12 @@ def _foreign_metadata(values: Mapping[str, Any], *, content: bool = False) -> An
     return kept or None
 
 
-def _generation(span: Span, values: dict[str, Any], base: dict[str, Any]) -> ObservationRecord:
-    event_values = [(event.name, _key_values(event.attributes)) for event in span.events]
+def _generation(
+    span: Span, values: dict[str, Any], events: list[dict[str, Any]], base: dict[str, Any]
+) -> ObservationRecord:
+    event_values = [
+        (event.name, attributes) for event, attributes in zip(span.events, events, strict=True)
+    ]
     for _name, attributes in event_values:
         for key in (attrs.GEN_AI_INPUT_MESSAGES, attrs.GEN_AI_OUTPUT_MESSAGES):
             if key in attributes and key not in values:
@@ -449,14 +457,15 @@ def _event_id(span: Span, index: int) -> str:
     return hashlib.sha256(seed).hexdigest()[:16]
 
 
-def _map_events(span: Span, values: Mapping[str, Any], folded: bool) -> list[ObservationRecord]:
-    """Span events as ``event`` observations; GenAI message events of a generation are skipped
-    when ``folded`` (they became its input/output)."""
+def _map_events(
+    span: Span, values: Mapping[str, Any], events: list[dict[str, Any]], folded: bool
+) -> list[ObservationRecord]:
+    """Span events as ``event`` observations (``events`` holds their decoded attributes); GenAI
+    message events of a generation are skipped when ``folded`` (they became its input/output)."""
     span_id = span.span_id.hex()
     ashr_span = attrs.ASHR_OBSERVATION_TYPE in values
     result = []
-    for index, event in enumerate(span.events):
-        event_values = _key_values(event.attributes)
+    for index, (event, event_values) in enumerate(zip(span.events, events, strict=True)):
         if folded and (
             _consumed_event(event.name)
             or attrs.GEN_AI_INPUT_MESSAGES in event_values
