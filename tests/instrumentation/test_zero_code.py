@@ -9,23 +9,21 @@ mapped to generations too (interop).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
 import uuid
-from importlib.metadata import entry_points
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import tomllib
 
 from tests.support.fake_llm import FakeLLM
 from tests.support.scripted_backend import ScriptedBackend, Step
 
-ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = Path(sys.executable).parent / "opentelemetry-instrument"
 
 APP = """
@@ -47,42 +45,31 @@ if os.environ.get("WITH_ANTHROPIC"):
     with tracer.start_as_current_span("claude-work-" + mark):
         claude.messages.create(model="claude-" + mark, max_tokens=9, messages=ask)
 with tracer.start_as_current_span("no-llm-" + mark):
-    pass
+    if os.environ.get("WITH_REQUESTS"):  # the app's own HTTP: a span the requests instr. makes
+        import requests
+
+        requests.post(os.environ["FAKE_URL"] + "/v1/chat/completions", json={"messages": ask})
 print("app done")
 """
 
 
-def _entry_points_dir(tmp_path: Path) -> Path:
-    """A dist-info exposing pyproject's OTel entry points that this venv's install predates."""
-    groups = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
-    lines = []
-    for group, names in groups.items():
-        have = {ep.name for ep in entry_points(group=group)}
-        missing = {n: v for n, v in names.items() if n not in have}
-        if missing and group.startswith("opentelemetry"):
-            lines.append(f"[{group}]")
-            lines.extend(f"{n} = {v}" for n, v in missing.items())
-    folder = tmp_path / "eps"
-    info = folder / "ashr_labs_zero_code_eps-0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: ashr-labs-zero-code-eps\nVersion: 0\n"
-    )
-    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-    return folder
-
-
 def _run_app(
-    tmp_path: Path, fake: FakeLLM, server: Any, mark: str, disabled: str, **extra: str
+    tmp_path: Path,
+    fake: FakeLLM,
+    server: Any,
+    mark: str,
+    disabled: str,
+    exporters: str = "ashr,console",
+    **extra: str,
 ) -> str:
+    """Run APP under the stock launcher; the entry points come from this venv's install."""
     script = tmp_path / "app.py"
     script.write_text(textwrap.dedent(APP))
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(_entry_points_dir(tmp_path)), str(ROOT)]),
         "ASHR_LABS_API_KEY": server.api_key,
         "ASHR_LABS_BASE_URL": server.url,
-        "OTEL_TRACES_EXPORTER": "ashr,console",
+        "OTEL_TRACES_EXPORTER": exporters,
         "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": disabled,
         "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
         "FAKE_URL": fake.url,
@@ -102,6 +89,20 @@ def _run_app(
     return done.stdout
 
 
+def _console_spans(stdout: str) -> list[dict[str, Any]]:
+    """Every span the console exporter printed (one JSON object each, after "app done")."""
+    text = stdout[stdout.index("app done") + len("app done") :]
+    decoder = json.JSONDecoder()
+    spans, at = [], 0
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            return spans
+        span, at = decoder.raw_decode(text, at)
+        spans.append(span)
+
+
 def _traces(client: Any, mark: str) -> dict[str, dict[str, Any]]:
     listed = client.list_observability_traces(limit=100)["traces"]
     found = {}
@@ -117,32 +118,47 @@ def _generation_models(trace: dict[str, Any]) -> list[str]:
     return [o["model"] for o in trace["observations"] if o["type"] == "generation"]
 
 
+def _http_spans(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in spans if any(k.startswith(("http.", "url.")) for k in s["attributes"])]
+
+
 @pytest.mark.slow
-def test_zero_code_ours(tmp_path: Path, fake: FakeLLM, local_server: Any, client: Any) -> None:
-    """Our instrumentors under the stock launcher: two traces, no HTTP span for the exporter."""
+def test_f17_zero_code_ours(tmp_path: Path, fake: FakeLLM, local_server: Any, client: Any) -> None:
+    """Our instrumentors under the stock launcher, requests instrumentation on: a trace per
+    LLM tree, one ingest request per trace and no span for the exporter's HTTP (F17)."""
     mark = uuid.uuid4().hex[:8]
     counter = ScriptedBackend(default=Step(action="proxy", forward_to=local_server.url))
     with counter:
         via = SimpleNamespace(url=counter.url, api_key=local_server.api_key)
-        console = _run_app(tmp_path, fake, via, mark, disabled="openai")
-    assert counter.count("ingest_observability_trace") == 2  # F17: no export loop
+        console = _run_app(tmp_path, fake, via, mark, disabled="openai", WITH_REQUESTS="1")
+    assert counter.count("ingest_observability_trace") == 2  # one per trace: no export loop
     traces = _traces(client, mark)
     assert f"no-llm-{mark}" not in traces
     nested = traces[f"app-work-{mark}"]
     assert _generation_models(nested) == [f"nested-{mark}"]
     alone = [t for name, t in traces.items() if name != f"app-work-{mark}"]
     assert len(alone) == 1 and _generation_models(alone[0]) == [f"alone-{mark}"]
-    assert "opentelemetry.instrumentation.requests" not in console  # F17: no span for ingest
-    assert '"ashr.observation.type": "generation"' in console
+    spans = _console_spans(console)
+    generations = [s for s in spans if s["attributes"].get("ashr.observation.type")]
+    assert sorted(s["name"] for s in generations) == [f"chat alone-{mark}", f"chat nested-{mark}"]
+    # The requests instrumentation is live (the app's own POST has a span) ...
+    (app_http,) = _http_spans(spans)
+    assert fake.url in json.dumps(app_http["attributes"])
+    # ... and nothing the exporter sent made one, not even outside the HTTP attributes.
+    port = counter.url.rsplit(":", 1)[1]
+    assert f"127.0.0.1:{port}" not in console
 
 
 @pytest.mark.slow
 def test_zero_code_anthropic_one_generation_per_call(
     tmp_path: Path, fake: FakeLLM, local_server: Any, client: Any
 ) -> None:
-    """anthropic's own API-call span (global provider) does not make a second generation."""
+    """anthropic's own API-call span (global provider) does not make a second generation.
+    The exporter alone, as users run it: ``OTEL_TRACES_EXPORTER=ashr``."""
     mark = uuid.uuid4().hex[:8]
-    _run_app(tmp_path, fake, local_server, mark, disabled="openai", WITH_ANTHROPIC="1")
+    _run_app(
+        tmp_path, fake, local_server, mark, disabled="openai", exporters="ashr", WITH_ANTHROPIC="1"
+    )
     trace = _traces(client, mark)[f"claude-work-{mark}"]
     assert _generation_models(trace) == [f"claude-{mark}"]
     (generation,) = [o for o in trace["observations"] if o["type"] == "generation"]
