@@ -117,7 +117,7 @@ def _agent_id(ctx: CallContext, config: dict[str, Any]) -> int | None:
     ),
 )
 def create_request(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
-    """Store a generation request (``pending``) and wake the generation worker."""
+    """Store a generation request (``pending``); the workers wake once the call commits."""
     tenant_id = resolve_tenant(ctx, body)
     requestor_id = tenant_user(ctx, ctx.params["requestor_id"])
     name, config = ctx.params["request_name"], ctx.params["request"]
@@ -133,7 +133,6 @@ def create_request(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
         " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
         (now, now, tenant_id, requestor_id, name, dump_doc(schema), dump_doc(config), agent_id),
     )
-    ctx.server.notify_jobs()
     row = ctx.db.query_one("SELECT * FROM requests WHERE id = ?", (request_id,))
     return {"status": "ok", "request": request_entity(row)}
 

@@ -55,7 +55,6 @@ def create_run(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
         " VALUES (?, ?, ?, ?, ?, 'pending')",
         (now_iso(), tenant_id, dataset_id, runner_id, dump_doc(result)),
     )
-    ctx.server.notify_jobs()
     row = ctx.db.query_one("SELECT * FROM runs WHERE id = ?", (run_id,))
     return {"status": "ok", "run": run_entity(row)}
 
