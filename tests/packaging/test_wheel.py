@@ -16,6 +16,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -51,7 +52,43 @@ INSTALL_TIMEOUT_S = 600
 _MACHINE_ENV = dict(os.environ)
 _NOT_INHERITED = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")
 
+
+def _requires_python_floor() -> str:
+    """``3.X`` from ``requires-python = ">=3.X"`` (a regex: ``tomllib`` is 3.11+)."""
+    found = re.search(r'requires-python = ">=(3\.\d+)"', (ROOT / "pyproject.toml").read_text())
+    assert found is not None, 'pyproject.toml: expected requires-python = ">=3.X"'
+    return found.group(1)
+
+
+FLOOR_TEXT = _requires_python_floor()
+FLOOR = tuple(int(part) for part in FLOOR_TEXT.split("."))
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2 * INSTALL_TIMEOUT_S + 120)]
+
+
+def _floor_interpreter() -> str | None:
+    """A working ``python3.X`` for the ``requires-python`` floor: ``$ASHR_FLOOR_PYTHON``, then
+    the PATH, then pyenv's versions folder (pyenv's shims refuse versions not selected)."""
+    pyenv = Path(_MACHINE_ENV.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates = [
+        _MACHINE_ENV.get("ASHR_FLOOR_PYTHON"),
+        shutil.which(f"python{FLOOR_TEXT}"),
+        *sorted(str(p) for p in pyenv.glob(f"versions/{FLOOR_TEXT}.*/bin/python{FLOOR_TEXT}")),
+    ]
+    for candidate in filter(None, candidates):
+        try:
+            done = subprocess.run(
+                [candidate, "-c", "import sys, venv; print(*sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        except OSError:
+            continue
+        if done.returncode == 0 and tuple(map(int, done.stdout.split())) == FLOOR:
+            return candidate
+    return None
+
 
 # Run inside a venv: import both packages, load our entry points, report where things live.
 IMPORT_CHECK = """
@@ -117,9 +154,9 @@ def _run(cmd: list[str], *, cwd: Path, timeout: float, env: dict[str, str] | Non
     return done.stdout
 
 
-def _fresh_venv(where: Path, *pip_args: str) -> Path:
-    """A new venv at ``where`` after ``pip install <pip_args>`` (dependencies included)."""
-    _run([sys.executable, "-m", "venv", str(where)], cwd=where.parent, timeout=120)
+def _fresh_venv(where: Path, *pip_args: str, base: str = sys.executable) -> Path:
+    """A new venv of ``base`` at ``where`` after ``pip install <pip_args>`` (with dependencies)."""
+    _run([base, "-m", "venv", str(where)], cwd=where.parent, timeout=120)
     python = where / "bin" / "python"
     _run(
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *pip_args],
@@ -155,10 +192,22 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-@pytest.fixture(scope="module")
-def wheel_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The interpreter of a fresh venv holding the wheel and its dependencies, nothing else."""
-    return _fresh_venv(tmp_path_factory.mktemp("wheel-venv") / "venv", str(wheel))
+@pytest.fixture(scope="module", params=["current", "floor"])
+def wheel_python(
+    wheel: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Path:
+    """A fresh venv holding the wheel and its dependencies, nothing else: one of this
+    interpreter, one of the oldest Python we claim (``requires-python``) when the machine has it."""
+    base = sys.executable
+    if request.param == "floor":
+        if sys.version_info[:2] == FLOOR:
+            pytest.skip("the suite itself runs on the oldest Python we claim")
+        found = _floor_interpreter()
+        if found is None:
+            pytest.skip(f"no Python {FLOOR_TEXT} interpreter here (set ASHR_FLOOR_PYTHON)")
+        base = found
+    where = tmp_path_factory.mktemp(f"wheel-venv-{request.param}") / "venv"
+    return _fresh_venv(where, str(wheel), base=base)
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +250,7 @@ def test_wheel_holds_both_packages_typed_with_every_entry_point(wheel: Path) -> 
     )
     assert version is not None and metadata["Version"] == version.group(1)
     assert "Typing :: Typed" in (metadata.get_all("Classifier") or [])
-    assert metadata["Requires-Python"] == ">=3.10"
+    assert metadata["Requires-Python"] == f">={FLOOR_TEXT}"
 
 
 def test_f34_wheel_venv_imports_both_packages_without_llm_libraries(
