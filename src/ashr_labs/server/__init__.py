@@ -21,11 +21,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from . import _admin
 from ._db import Database
-from ._dispatch import Dispatcher
+from ._dispatch import Dispatcher, base_prefix
 from ._http import AshrHTTPServer, make_http_server
 from ._jobs import JobRunner
 from ._rpc import Headers, RawResponse
@@ -56,6 +56,16 @@ def check_bind_host(host: str, *, allow_public: bool, tls: bool) -> None:
         "only. To expose it, put a TLS-terminating proxy in front and pass --allow-public "
         "(allow_public=True), or give TLS files (--tls-cert/--tls-key)."
     )
+
+
+_T = TypeVar("_T")
+
+
+def _running(part: _T | None) -> _T:
+    """A part that exists only while the server runs (HTTP server, database, state, jobs)."""
+    if part is None:
+        raise RuntimeError("the server is not running; call start() first")
+    return part
 
 
 class LocalServer:
@@ -193,18 +203,14 @@ class LocalServer:
     @property
     def port(self) -> int:
         """The bound port (the real one when started with port 0)."""
-        if self._httpd is None:
-            raise RuntimeError("the server is not running; call start() first")
-        return int(self._httpd.server_address[1])
+        return int(_running(self._httpd).server_address[1])
 
     @property
     def url(self) -> str:
         """Base URL for clients, ``http://HOST:PORT`` (``https`` with TLS files)."""
         scheme = "https" if self.settings.tls_certfile else "http"
         host = f"[{self.host.strip('[]')}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}" + (
-            "/" + self.base_path.strip("/") if self.base_path.strip("/") else ""
-        )
+        return f"{scheme}://{host}:{self.port}{base_prefix(self.base_path)}"
 
     @property
     def api_key(self) -> str:
@@ -218,16 +224,12 @@ class LocalServer:
     @property
     def db(self) -> Database:
         """The server's database (for tests and operator actions)."""
-        if self._db is None:
-            raise RuntimeError("the server is not running; call start() first")
-        return self._db
+        return _running(self._db)
 
     @property
     def state(self) -> ServerState:
         """Shared state (settings, limiters, job wake-up)."""
-        if self._state is None:
-            raise RuntimeError("the server is not running; call start() first")
-        return self._state
+        return _running(self._state)
 
     @property
     def default_tenant_id(self) -> int:
@@ -265,11 +267,10 @@ class LocalServer:
 
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Block until no generation or grading job is queued or running."""
-        if self._jobs is None:
-            raise RuntimeError("the server is not running; call start() first")
+        jobs = _running(self._jobs)
         if not self.settings.run_jobs:
             return  # nothing will ever run: there is nothing to wait for
-        self._jobs.wait_idle(timeout)
+        jobs.wait_idle(timeout)
 
     def handle(
         self,

@@ -40,6 +40,7 @@ from ._validate import opt_str
 __all__ = [
     "IDEMPOTENT_FUNCTIONS",
     "Dispatcher",
+    "base_prefix",
     "envelope_response",
     "redact",
     "redacted_traceback",
@@ -60,6 +61,12 @@ def redact(text: str) -> str:
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) if m.re.groups else "") + "[REDACTED]", text)
     return text
+
+
+def base_prefix(base_path: str) -> str:
+    """``base_path`` as a URL path prefix: ``""`` or ``"/seg..."`` without a trailing slash."""
+    stripped = base_path.strip("/")
+    return "/" + stripped if stripped else ""
 
 
 def redacted_traceback(exc: BaseException) -> str:
@@ -85,7 +92,7 @@ class Dispatcher:
 
     def __init__(self, state: ServerState, *, base_path: str = "") -> None:
         self.state = state
-        base = "/" + base_path.strip("/") if base_path.strip("/") else ""
+        base = base_prefix(base_path)
         self.rpc_paths = {"/", base, base + "/"} - {""}
 
     def handle(
