@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from ._analytics import json_safe
@@ -35,13 +36,21 @@ def new_trace_id() -> str:
     return secrets.token_hex(16)
 
 
-def _opt_text(obj: dict[str, Any], key: str, path: str, max_len: int = MAX_TEXT) -> str | None:
-    value = obj.get(key, MISSING)
-    if value is MISSING or value is None:
+def _optional(
+    obj: dict[str, Any], key: str, path: str, accepts: Callable[[Any], bool], expected: str
+) -> Any:
+    """``obj[key]`` when ``accepts`` it, None when absent or null, else the 422 naming it."""
+    value = obj.get(key)
+    if value is None:
         return None
-    if not isinstance(value, str):
-        raise fail(f"{path}.{key}", "a string", value)
-    if len(value) > max_len:
+    if not accepts(value):
+        raise fail(f"{path}.{key}", expected, value)
+    return value
+
+
+def _opt_text(obj: dict[str, Any], key: str, path: str, max_len: int = MAX_TEXT) -> str | None:
+    value: str | None = _optional(obj, key, path, lambda v: isinstance(v, str), "a string")
+    if value is not None and len(value) > max_len:
         raise RpcError(
             422, f"{path}.{key}: expected at most {max_len} characters, got {len(value)}"
         )
@@ -49,17 +58,15 @@ def _opt_text(obj: dict[str, Any], key: str, path: str, max_len: int = MAX_TEXT)
 
 
 def _opt_object(obj: dict[str, Any], key: str, path: str) -> dict[str, Any] | None:
-    value = obj.get(key, MISSING)
-    if value is MISSING or value is None:
-        return None
-    if not isinstance(value, dict):
-        raise fail(f"{path}.{key}", "an object or null", value)
+    value: dict[str, Any] | None = _optional(
+        obj, key, path, lambda v: isinstance(v, dict), "an object or null"
+    )
     return value
 
 
 def _trace_id(trace: dict[str, Any]) -> str:
-    value = trace.get("id", MISSING)
-    if value is MISSING or value is None:
+    value = trace.get("id")
+    if value is None:
         return new_trace_id()
     if not isinstance(value, str) or not _TRACE_ID.match(value) or not value.strip("0"):
         raise fail("trace.id", "32 hexadecimal characters, not all zero", value)
@@ -67,8 +74,8 @@ def _trace_id(trace: dict[str, Any]) -> str:
 
 
 def _tags(trace: dict[str, Any]) -> list[str] | None:
-    value = trace.get("tags", MISSING)
-    if value is MISSING or value is None:
+    value = trace.get("tags")
+    if value is None:
         return None
     if not isinstance(value, list):
         raise fail("trace.tags", "an array of strings", value)
@@ -81,20 +88,16 @@ def _tags(trace: dict[str, Any]) -> list[str] | None:
 
 
 def _opt_bool(trace: dict[str, Any], key: str) -> bool | None:
-    value = trace.get(key, MISSING)
-    if value is MISSING or value is None:
-        return None
-    if not isinstance(value, bool):
-        raise fail(f"trace.{key}", "a boolean", value)
+    value: bool | None = _optional(trace, key, "trace", lambda v: isinstance(v, bool), "a boolean")
     return value
 
 
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT64_MAX
+
+
 def _opt_count(trace: dict[str, Any], key: str) -> int | None:
-    value = trace.get(key, MISSING)
-    if value is MISSING or value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
-        raise fail(f"trace.{key}", f"an integer 0–{INT64_MAX}", value)
+    value: int | None = _optional(trace, key, "trace", _is_count, f"an integer 0–{INT64_MAX}")
     return value
 
 
@@ -129,8 +132,8 @@ def parse_ingest_body(body: dict[str, Any]) -> tuple[TraceRecord, list[Observati
     trace = body.get("trace", MISSING)
     if not isinstance(trace, dict):
         raise fail("trace", "an object", trace)
-    raw_observations = trace.get("observations", MISSING)
-    if raw_observations is MISSING or raw_observations is None:
+    raw_observations = trace.get("observations")
+    if raw_observations is None:
         raw_observations = []
     if not isinstance(raw_observations, list):
         raise fail("trace.observations", "an array of observation objects", raw_observations)
