@@ -34,7 +34,7 @@ from ._rpc import (
     registered_rpcs,
 )
 from ._state import ServerState
-from ._store import feature_enabled, now_iso
+from ._store import feature_enabled, load_doc, now_iso
 from ._validate import opt_str
 
 __all__ = [
@@ -165,7 +165,7 @@ class Dispatcher:
                     (ctx.tenant_id, spec.name, idem_key),
                 )
                 if row is not None:
-                    replay: dict[str, Any] = parse_body_doc(row["response"])
+                    replay: dict[str, Any] = load_doc(row["response"])  # always an object
                     return replay
             result = spec.handler(ctx, payload)
             if not isinstance(result, dict):
@@ -231,11 +231,3 @@ class Dispatcher:
         return envelope_response(
             500, f"internal server error (ref {request_id}); the server log has the details"
         )
-
-
-def parse_body_doc(text: Any) -> dict[str, Any]:
-    """A stored idempotent answer, decoded."""
-    value = json.loads(str(text))
-    if not isinstance(value, dict):  # pragma: no cover - we only ever store objects
-        raise TypeError("stored idempotent response is not an object")
-    return value

@@ -20,14 +20,14 @@ _DESCRIPTION = Param("description", "str", max_len=DESCRIPTION_MAX)
 _CONFIG = Param("config", "object")
 
 
-def _count(db: Database, agent_id: int) -> int:
-    row = db.query_one("SELECT COUNT(*) AS n FROM datasets WHERE agent_id = ?", (agent_id,))
-    return 0 if row is None else int(row["n"])
+_SELECT = "SELECT a.*, (SELECT COUNT(*) FROM datasets d WHERE d.agent_id = a.id) AS n FROM agents a"
+"""Agents with their dataset count (``n``), in one query."""
 
 
 def _entity(db: Database, agent_id: int) -> dict[str, Any]:
-    row = db.query_one("SELECT * FROM agents WHERE id = ?", (agent_id,))
-    return agent_entity(row, dataset_count=_count(db, agent_id))
+    row = db.query_one(_SELECT + " WHERE a.id = ?", (agent_id,))
+    assert row is not None  # callers checked it exists
+    return agent_entity(row, dataset_count=int(row["n"]))
 
 
 def _name_taken(db: Database, tenant_id: int, name: str, except_id: int | None = None) -> bool:
@@ -46,9 +46,7 @@ def _conflict(name: str) -> RpcError:
 def list_agents(ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """The tenant's active agents, oldest first, each with ``dataset_count``."""
     rows = ctx.db.query(
-        "SELECT a.*, (SELECT COUNT(*) FROM datasets d WHERE d.agent_id = a.id) AS n"
-        " FROM agents a WHERE a.tenant_id = ? AND a.is_active = 1 ORDER BY a.id",
-        (ctx.tenant_id,),
+        _SELECT + " WHERE a.tenant_id = ? AND a.is_active = 1 ORDER BY a.id", (ctx.tenant_id,)
     )
     return {"status": "ok", "agents": [agent_entity(r, dataset_count=int(r["n"])) for r in rows]}
 
