@@ -54,6 +54,49 @@ def test_f01_backend_down_loses_every_trace_quietly(
     assert exporter.max_buffered_bytes_seen <= client._tracing_options.max_trace_bytes
 
 
+def test_f01_refused_connections_fail_the_next_traces_unmapped_then_probe_once(
+    make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a refused connection, traces fail at once without being mapped or sent; when the
+    window ends, one trace is tried with one connection attempt (no retries)."""
+    from ashr_labs.observability import _exporter
+
+    client = make_client(f"http://127.0.0.1:{closed_port()}", export_timeout_s=0.5)
+    mapped: list[int] = []
+    real_build = _exporter.build_trace_payload
+
+    def counting_build(*args: Any, **kwargs: Any) -> Any:
+        mapped.append(kwargs["trace_id"])
+        return real_build(*args, **kwargs)
+
+    connects: list[Any] = []
+    real_connect = socket.socket.connect
+
+    def recording_connect(sock: socket.socket, address: Any) -> Any:
+        connects.append(address)
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(_exporter, "build_trace_payload", counting_build)
+    monkeypatch.setattr(socket.socket, "connect", recording_connect)
+    client.trace("first").end()
+    report = client.flush(3)
+    assert report["failed"] == 1 and report["reasons"] == {"connection": 1}, report
+    first_connects = len(connects)
+    assert len(mapped) == 1 and first_connects >= 2  # the first failure is retried
+    started = time.monotonic()
+    for i in range(50):
+        client.trace(f"t{i}").end()
+    report = client.flush(3)
+    assert time.monotonic() - started < 1.0
+    assert report["failed"] == 51 and report["reasons"]["backend_unavailable"] == 50, report
+    assert len(mapped) == 1 and len(connects) == first_connects
+    client._tracing.exporter._down_until = 0.0  # the window is over
+    client.trace("probe").end()
+    report = client.flush(3)
+    assert report["reasons"]["connection"] == 2, report
+    assert len(mapped) == 2 and len(connects) == first_connects + 1
+
+
 @pytest.mark.timing
 def test_f02_blackhole_only_the_worker_connects_and_each_attempt_ends(make_client: Any) -> None:
     """App threads never connect; attempts end by the export deadline; a later trace is tried."""
@@ -314,7 +357,7 @@ def test_f18_a_tracing_log_handler_causes_no_recursion(make_client: Any) -> None
 
         for _ in range(10_000):
             exporter._record_failure(_Ready(1, [], False, 0), "connection", "refused")
-        client._tracing.processor.exporter.note_dropped(2, "queue_full")
+        client._tracing.processor.exporter.note_dropped({2: 1})
         client.flush(2)
     finally:
         root.removeHandler(handler)

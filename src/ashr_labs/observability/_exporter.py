@@ -10,8 +10,9 @@ that hold an Ashr span, a GenAI-convention span or a known LLM instrumentation's
 
 Failures never raise: each is counted with a reason and logged at most once per cause per
 interval with the server's message and no key (F01, F09). A 413 is resent once with values cut
-harder. While the backend refuses connections, traces fail at once instead of each waiting out
-the export deadline (the backoff window grows to 30 s).
+harder. While the backend refuses connections, traces fail at once, unmapped, instead of each
+waiting out the export deadline (the window grows to 30 s); when it ends, one trace is tried
+once, without retries.
 
 Registered as the ``ashr`` ``opentelemetry_traces_exporter`` entry point: built with no
 arguments it reads ``ASHR_LABS_API_KEY`` / ``ASHR_LABS_BASE_URL`` (zero-code tracing); bad
@@ -27,7 +28,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,14 +158,15 @@ class AshrSpanExporter(SpanExporter):
     def options_flush_timeout_s(self) -> float:
         return float(self.options.flush_timeout_s)
 
-    def note_dropped(self, trace_id: int, reason: str) -> None:
-        """A span of ``trace_id`` was dropped before it reached us: send that trace as partial."""
+    def note_dropped(self, drops: Mapping[int, int]) -> None:
+        """Spans of these traces (id -> count) never reached us: send those traces as partial."""
         with self._lock:
-            buffer = self._buffers.get(trace_id)
-            if buffer is not None:
-                buffer.dropped += 1
-            elif len(self._pending_drops) < self.options.max_open_traces * 4:
-                self._pending_drops[trace_id] = self._pending_drops.get(trace_id, 0) + 1
+            for trace_id, count in drops.items():
+                buffer = self._buffers.get(trace_id)
+                if buffer is not None:
+                    buffer.dropped += count
+                elif len(self._pending_drops) < self.options.max_open_traces * 4:
+                    self._pending_drops[trace_id] = self._pending_drops.get(trace_id, 0) + count
 
     def _bound_sends_at_exit(self) -> None:
         if self._hard_deadline is None:
@@ -367,7 +369,9 @@ class AshrSpanExporter(SpanExporter):
                 self._record_failure(item, "deadline", "no time left before the flush deadline")
                 return False
             try:
-                reply = self._post(payload, trace_hex, deadline_s)
+                # After refused connections one try tells whether the backend is back; retrying
+                # within the deadline would hold the worker (and fill the queue) for nothing.
+                reply = self._post(payload, trace_hex, deadline_s, retry=self._down_for == 0)
             except AshrLabsError as exc:
                 if exc.status_code == 413 and attempt == 0:
                     payload = self._payload(item, _RESEND_VALUE_CAP)
@@ -378,10 +382,16 @@ class AshrSpanExporter(SpanExporter):
             return True
         return False
 
-    def _post(self, payload: dict[str, Any], trace_hex: str, deadline_s: float) -> dict[str, Any]:
+    def _post(
+        self, payload: dict[str, Any], trace_hex: str, deadline_s: float, *, retry: bool
+    ) -> dict[str, Any]:
         assert self._transport is not None
         return self._transport.call(
-            INGEST_FUNCTION, {"trace": payload}, deadline_s=deadline_s, idempotency_key=trace_hex
+            INGEST_FUNCTION,
+            {"trace": payload},
+            deadline_s=deadline_s,
+            idempotency_key=trace_hex,
+            retry=retry,
         )
 
     def _payload(self, item: _Ready, value_cap: int | None) -> dict[str, Any]:

@@ -6,8 +6,9 @@ budget that starts no thread at exit (F04), a worker started lazily so idle clie
 thread (F16, F20), and fork safety that also resets the exporter's buffers (F13, F14).
 
 Drop policy (F07): while the queue is full, newly ended spans are refused and counted; spans
-already queued are kept. The exporter is told which trace lost a span, so that trace is sent
-marked ``incomplete``.
+already queued are kept. The worker tells the exporter which traces lost spans (before it hands
+over the next batch), so those traces are sent marked ``incomplete``; a refusal costs the
+caller's thread one dict update under the queue's lock.
 
 ``on_start`` also marks spans whose parent this provider never started (their trace closes
 when they end). Trace-wide user and session ids stay on the root span only: the exporter takes
@@ -40,6 +41,7 @@ __all__ = ["AshrBatchSpanProcessor"]
 
 _OPEN_SPANS_CAP = 100_000
 _ENDED_IDS_CAP = 16_384
+_REFUSED_TRACES_CAP = 16_384
 
 
 class AshrBatchSpanProcessor(SpanProcessor):
@@ -65,6 +67,8 @@ class AshrBatchSpanProcessor(SpanProcessor):
         self._progress = threading.Condition(self._lock)
         self._wake = threading.Event()
         self._queue: collections.deque[ReadableSpan] = collections.deque()
+        # Trace id -> spans refused since the worker last took a batch (it tells the exporter).
+        self._refused: dict[int, int] = {}
         self._open: set[int] = set()
         # Recently ended span ids: a child started after its parent ended is still ours.
         self._ended_ids: set[int] = set()
@@ -112,6 +116,9 @@ class AshrBatchSpanProcessor(SpanProcessor):
                 if len(self._queue) >= self.max_queue_size:
                     self.dropped += 1
                     refused = True
+                    trace_id = context.trace_id
+                    if trace_id in self._refused or len(self._refused) < _REFUSED_TRACES_CAP:
+                        self._refused[trace_id] = self._refused.get(trace_id, 0) + 1
                 else:
                     self._queue.append(span)
                     refused = False
@@ -119,7 +126,6 @@ class AshrBatchSpanProcessor(SpanProcessor):
                         self.queued_roots += 1
                 size = len(self._queue)
             if refused:
-                self.exporter.note_dropped(context.trace_id, "queue_full")
                 warn_limited(
                     "queue_full",
                     "ashr_labs: span queue full (%d spans); newly ended spans are dropped "
@@ -170,15 +176,19 @@ class AshrBatchSpanProcessor(SpanProcessor):
         """Export everything queued, batch by batch (worker thread, or the caller at exit)."""
         while True:
             with self._lock:
-                if not self._queue:
+                if not self._queue and not self._refused:
                     return
                 count = min(self.max_export_batch_size, len(self._queue))
                 batch = [self._queue.popleft() for _ in range(count)]
                 self.queued_roots -= sum(1 for s in batch if s.parent is None)
+                refused, self._refused = self._refused, {}
                 self._busy = True
             try:
                 with internal_errors():
-                    self.exporter.export(batch)
+                    if refused:
+                        self.exporter.note_dropped(refused)
+                    if batch:
+                        self.exporter.export(batch)
             finally:
                 with self._lock:
                     self._busy = False
