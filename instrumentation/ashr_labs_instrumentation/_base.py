@@ -1,5 +1,4 @@
-"""Shared machinery of the instrumentors: the target table, patching and exact unpatching, the
-guarded sync/async wrapper factories and the per-call generation span.
+"""The guarded sync/async wrappers: each patched call runs inside one generation span.
 
 The rule everywhere (STYLE.md §6a): the telemetry around the user's call is guarded, the call
 itself is not. The user's function runs exactly once, its result or exception goes back unchanged,
@@ -8,207 +7,35 @@ and an internal bug here at worst costs telemetry (or fails a test under strict 
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import contextvars
-import copy
-import importlib
-import json
-import sys
-import threading
+import inspect
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any
 
-import wrapt
 from opentelemetry import trace
-from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import SpanKind, Tracer
 from opentelemetry.util.types import AttributeValue
 
 from ashr_labs import _attributes as attrs
-from ashr_labs._log import logger
 from ashr_labs._safety import internal_errors, is_instrumentation_suppressed
 from ashr_labs.observability import prepare_value
-from ashr_labs.observability._options import TracingOptions
 
-__all__ = [
-    "Accumulator",
-    "CallSpan",
-    "Extracted",
-    "GenerationConfig",
-    "Operation",
-    "Patcher",
-    "Request",
-    "WrapTarget",
-    "make_async_wrapper",
-    "make_sync_wrapper",
-    "run_async",
-    "run_sync",
-]
+from ._call import CallSpan, Extracted, GenerationConfig, Operation, Request
+from ._proxy import ResponseState, read_response
+
+__all__ = ["make_async_wrapper", "make_sync_wrapper", "run_async", "run_sync"]
 
 RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
-"""Header both SDKs add on ``with_raw_response`` ("true") and ``with_streaming_response`` paths."""
+"""Header both SDKs add on ``with_raw_response`` ("true" or "raw") and ``with_streaming_response``
+("stream") paths."""
 
 # Set while a patched call runs, so a patched base and subclass method (or a library method that
 # calls another patched one) make one generation, not two (FAULTS.md F32).
 _IN_GENERATION: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "ashr_labs_in_generation", default=False
 )
-
-
-@dataclass(frozen=True)
-class WrapTarget:
-    """One method to patch: ``module`` and ``"Class.method"``; ``operation`` keys the hooks.
-
-    ``optional`` targets exist only in some library versions: missing, they are skipped at debug
-    level; a missing required target is one warning (FAULTS.md F34).
-    """
-
-    module: str
-    name: str
-    operation: str
-    is_async: bool = False
-    optional: bool = False
-    fallbacks: tuple[str, ...] = ()
-    """Older homes of the same class, tried in order when ``module`` lacks it."""
-
-
-@dataclass(frozen=True)
-class GenerationConfig:
-    """What the wrappers need besides the tracer: the values pipeline's options and switches."""
-
-    provider: str
-    options: TracingOptions
-    inject_stream_usage: bool = False
-
-
-@dataclass
-class Request:
-    """What a call's keyword arguments say: span name parts, attributes and the input value."""
-
-    model: str | None
-    attributes: dict[str, AttributeValue]
-    input: Any
-    stream: bool = False
-    injected_usage: bool = False
-    """True when we added ``stream_options.include_usage``: its usage-only chunk stays hidden."""
-
-
-@dataclass
-class Extracted:
-    """What a response says: the output value (content), non-content attributes and usage."""
-
-    output: Any = None
-    attributes: dict[str, AttributeValue] = field(default_factory=dict)
-    usage: dict[str, int] | None = None
-
-
-class Accumulator(Protocol):
-    """Folds stream chunks into an :class:`Extracted`; ``add`` returns False to hide a chunk."""
-
-    def add(self, chunk: Any) -> bool: ...
-
-    def result(self) -> Extracted: ...
-
-
-@dataclass(frozen=True)
-class Operation:
-    """The pure hooks of one operation (chat, responses, embeddings, messages)."""
-
-    name: str
-    request: Callable[[Mapping[str, Any]], Request]
-    response: Callable[[Any], Extracted]
-    accumulator: Callable[[Request], Accumulator] | None = None
-    stream_proxy: Callable[[Any, CallSpan, Accumulator], Any] | None = None
-    prepare_kwargs: Callable[[dict[str, Any], GenerationConfig], dict[str, Any]] | None = None
-
-
-def _redacted(text: str, options: TracingOptions) -> str | None:
-    """``text`` through the mask and the secret redactor, even with content capture off."""
-    prepared = prepare_value(text, options, content=False)
-    if prepared is None:
-        return None
-    try:
-        decoded = json.loads(prepared)
-    except ValueError:
-        return None
-    return decoded if isinstance(decoded, str) else None
-
-
-def _status_message(exc: BaseException, options: TracingOptions) -> str:
-    name = type(exc).__name__
-    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
-        return name
-    try:
-        text = f"{name}: {exc}"
-    except Exception:
-        text = f"{name}: <unprintable>"
-    return _redacted(text, options) or name
-
-
-class CallSpan:
-    """One generation span: started before the call, ended exactly once by whoever finishes it."""
-
-    def __init__(self, span: Span, config: GenerationConfig, started: float) -> None:
-        self.span = span
-        self.config = config
-        self.started = started
-        self._lock = threading.Lock()
-        self._ended = False
-
-    @property
-    def ended(self) -> bool:
-        return self._ended
-
-    def _claim(self) -> bool:
-        with self._lock:
-            if self._ended:
-                return False
-            self._ended = True
-            return True
-
-    def finish(self, extracted: Extracted, *, incomplete: str | None = None) -> None:
-        """Set the response attributes and end the span (no-op if it already ended)."""
-        if not self._claim():
-            return
-        try:
-            self._set_response(extracted, incomplete)
-        finally:
-            self.span.end()
-
-    def fail(self, exc: BaseException, partial: Extracted | None = None) -> None:
-        """Mark ERROR with the exception's class and (redacted) message, then end the span."""
-        if not self._claim():
-            return
-        try:
-            if partial is not None:
-                self._set_response(partial, None)
-            message = _status_message(exc, self.config.options)
-            self.span.set_attribute(attrs.ASHR_LEVEL, "ERROR")
-            self.span.set_attribute(attrs.ASHR_STATUS_MESSAGE, message)
-            self.span.set_attribute(ERROR_TYPE, type(exc).__qualname__)
-            self.span.set_status(Status(StatusCode.ERROR, message))
-        finally:
-            self.span.end()
-
-    def mark_first_chunk(self) -> None:
-        self.span.set_attribute(
-            attrs.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, time.monotonic() - self.started
-        )
-
-    def _set_response(self, extracted: Extracted, incomplete: str | None) -> None:
-        span = self.span
-        span.set_attributes(extracted.attributes)
-        if extracted.usage:
-            span.set_attribute(attrs.ASHR_USAGE, json.dumps(extracted.usage, sort_keys=True))
-        if extracted.output is not None:
-            output = prepare_value(extracted.output, self.config.options)
-            if output is not None:
-                span.set_attribute(attrs.ASHR_OUTPUT, output)
-        if incomplete is not None:
-            meta = {"incomplete": True, "reason": incomplete}
-            span.set_attribute(attrs.ASHR_METADATA, json.dumps(meta))
 
 
 def _start(
@@ -246,28 +73,84 @@ def _raw_mode(kwargs: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _parsed(raw: Any) -> Any:
+    """What ``raw.parse()`` gives, or None (no body that parses: the caller's to discover).
+
+    Raw responses of both SDKs cache what ``parse()`` returns, so the caller later gets the very
+    object read here; their body is already read, so this does no I/O.
+    """
+    parse = getattr(raw, "parse", None)
+    if parse is None or inspect.iscoroutinefunction(parse):
+        return None
+    try:
+        return parse()
+    except Exception:
+        return None
+
+
+async def _parsed_async(raw: Any) -> Any:
+    parse = getattr(raw, "parse", None)
+    if parse is None or not inspect.iscoroutinefunction(parse):
+        return _parsed(raw)
+    try:
+        return await parse()
+    except Exception:
+        return None
+
+
 def _complete(
     op: Operation, call: CallSpan, request: Request, mode: str | None, result: Any
 ) -> Any:
-    """Hand back ``result`` (or a stream proxy around it) and end the span if nothing else will."""
+    """Hand back ``result`` (or a proxy around it) and end the span if nothing else will.
+
+    ``mode`` is the raw-response header: None for a plain call, "true" (openai's
+    ``with_raw_response``) or "raw" (anthropic's) for a read raw response, "stream" for
+    ``with_streaming_response``, whose response records what the caller reads from it.
+    """
     if mode is None and request.stream and op.stream_proxy and op.accumulator:
         with internal_errors():
             return op.stream_proxy(result, call, op.accumulator(request))
+    if mode == "stream":
+        with internal_errors():
+            return read_response(result, ResponseState(call, op, request))
     with internal_errors():
-        if mode == "true" and not request.stream:
-            # The legacy raw response caches what parse() returns, so the caller later gets the
-            # very object read here; a body that does not parse is the caller's to discover.
-            try:
-                parsed = result.parse()
-            except Exception:
-                parsed = None
-            call.finish(op.response(parsed) if parsed is not None else Extracted())
-        elif mode is None and not request.stream:
+        if mode is None and not request.stream:
             call.finish(op.response(result))
+        elif mode in ("true", "raw") and not request.stream:
+            call.finish(op.extract(_parsed(result)))
     with internal_errors():
-        # Raw streams, unread streaming responses or a failed extraction: end with what we have.
+        # Raw streams or a failed extraction: end with what we have.
         call.finish(Extracted())
     return result
+
+
+def _begin(
+    tracer: Tracer, op: Operation, config: GenerationConfig, kwargs: dict[str, Any]
+) -> tuple[CallSpan, dict[str, Any], Request] | None:
+    """The started span, the kwargs to call with and the request; None: call untraced."""
+    if is_instrumentation_suppressed() or _IN_GENERATION.get():
+        return None
+    started = None
+    with internal_errors():
+        started = _start(tracer, op, config, kwargs)
+    return started
+
+
+@contextlib.contextmanager
+def _calling(call: CallSpan) -> Iterator[None]:
+    """The user's call runs here: current span, nested patched calls off, failure recorded."""
+    token = _IN_GENERATION.set(True)
+    try:
+        with trace.use_span(
+            call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+        ):
+            yield
+    except BaseException as exc:
+        with internal_errors():
+            call.fail(exc)
+        raise
+    finally:
+        _IN_GENERATION.reset(token)
 
 
 def run_sync(
@@ -278,26 +161,12 @@ def run_sync(
     kwargs: dict[str, Any],
 ) -> Any:
     """Run ``call_with(kwargs)`` inside a generation span; its outcome goes back unchanged."""
-    if is_instrumentation_suppressed() or _IN_GENERATION.get():
-        return call_with(kwargs)
-    started = None
-    with internal_errors():
-        started = _start(tracer, op, config, kwargs)
+    started = _begin(tracer, op, config, kwargs)
     if started is None:
         return call_with(kwargs)
     call, call_kwargs, request = started
-    token = _IN_GENERATION.set(True)
-    try:
-        with trace.use_span(
-            call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-        ):
-            result = call_with(call_kwargs)
-    except BaseException as exc:
-        with internal_errors():
-            call.fail(exc)
-        raise
-    finally:
-        _IN_GENERATION.reset(token)
+    with _calling(call):
+        result = call_with(call_kwargs)
     return _complete(op, call, request, _raw_mode(kwargs), result)
 
 
@@ -309,27 +178,21 @@ async def run_async(
     kwargs: dict[str, Any],
 ) -> Any:
     """The ``async`` twin of :func:`run_sync`; the span covers the awaited call."""
-    if is_instrumentation_suppressed() or _IN_GENERATION.get():
-        return await call_with(kwargs)
-    started = None
-    with internal_errors():
-        started = _start(tracer, op, config, kwargs)
+    started = _begin(tracer, op, config, kwargs)
     if started is None:
         return await call_with(kwargs)
     call, call_kwargs, request = started
-    token = _IN_GENERATION.set(True)
-    try:
-        with trace.use_span(
-            call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-        ):
-            result = await call_with(call_kwargs)
-    except BaseException as exc:
-        with internal_errors():
-            call.fail(exc)
-        raise
-    finally:
-        _IN_GENERATION.reset(token)
-    return _complete(op, call, request, _raw_mode(kwargs), result)
+    with _calling(call):
+        result = await call_with(call_kwargs)
+    mode = _raw_mode(kwargs)
+    if mode == "raw" and not request.stream:
+        parsed = None
+        try:
+            parsed = await _parsed_async(result)
+        finally:
+            with internal_errors():
+                call.finish(op.extract(parsed))
+    return _complete(op, call, request, mode, result)
 
 
 def make_sync_wrapper(tracer: Tracer, op: Operation, config: GenerationConfig) -> Any:
@@ -348,105 +211,3 @@ def make_async_wrapper(tracer: Tracer, op: Operation, config: GenerationConfig) 
         return run_async(tracer, op, config, lambda kw: wrapped(*args, **kw), kwargs)
 
     return traced
-
-
-class _BoundMethodWrapper(wrapt.BoundFunctionWrapper[..., Any]):
-    """A patched bound method that copies and pickles the way a plain bound method does (F33)."""
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        return (getattr, (self.__self__, self.__name__))
-
-    def __copy__(self) -> Any:
-        return getattr(self.__self__, self.__name__)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        return getattr(copy.deepcopy(self.__self__, memo), self.__name__)
-
-
-class _MethodWrapper(wrapt.FunctionWrapper[..., Any]):
-    __bound_function_wrapper__ = _BoundMethodWrapper
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        return self.__wrapped__.__reduce_ex__(protocol)
-
-    def __copy__(self) -> Any:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        return self
-
-
-class Patcher:
-    """Applies a target table and undoes it exactly.
-
-    Targets whose module is not imported yet are applied by a post-import hook, so instrumenting
-    never imports the library itself; ``restore()`` puts back every saved ``__dict__`` entry.
-    """
-
-    def __init__(self, root_module: str) -> None:
-        self._root = root_module
-        self._saved: list[tuple[type, str, Any]] = []
-        self._generation = 0
-        self._lock = threading.Lock()
-
-    @property
-    def patched(self) -> list[tuple[type, str, Any]]:
-        return list(self._saved)
-
-    def apply(
-        self, targets: tuple[WrapTarget, ...], wrapper_for: Callable[[WrapTarget], Any]
-    ) -> None:
-        self._generation += 1
-        generation = self._generation
-        if self._root in sys.modules:
-            if sys.modules[self._root] is None:  # blocked on purpose: nothing to patch
-                logger.debug("ashr_labs: %s cannot be imported; not instrumented", self._root)
-                return
-            self._apply_now(targets, wrapper_for)
-            return
-
-        def on_import(_module: Any) -> None:
-            with internal_errors():
-                if generation == self._generation:
-                    self._apply_now(targets, wrapper_for)
-
-        wrapt.register_post_import_hook(on_import, self._root)
-
-    def _apply_now(
-        self, targets: tuple[WrapTarget, ...], wrapper_for: Callable[[WrapTarget], Any]
-    ) -> None:
-        with self._lock:
-            for target in targets:
-                self._apply_one(target, wrapper_for)
-
-    def _apply_one(self, target: WrapTarget, wrapper_for: Callable[[WrapTarget], Any]) -> None:
-        class_name, _, method = target.name.partition(".")
-        problem = "not found"
-        for module_name in (target.module, *target.fallbacks):
-            try:
-                owner = getattr(importlib.import_module(module_name), class_name)
-                original = owner.__dict__[method]
-                break
-            except (ImportError, AttributeError, KeyError) as exc:
-                problem = type(exc).__name__
-        else:
-            log = logger.debug if target.optional else logger.warning
-            log(
-                "ashr_labs: %s.%s not found (%s); not instrumented",
-                target.module,
-                target.name,
-                problem,
-            )
-            return
-        if isinstance(original, _MethodWrapper):
-            return
-        setattr(owner, method, _MethodWrapper(original, wrapper_for(target)))
-        self._saved.append((owner, method, original))
-
-    def restore(self) -> None:
-        """Put back every original (``cls.__dict__[name] is original`` afterwards)."""
-        with self._lock:
-            self._generation += 1
-            for owner, method, original in reversed(self._saved):
-                setattr(owner, method, original)
-            self._saved.clear()

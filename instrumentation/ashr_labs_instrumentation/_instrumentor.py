@@ -16,7 +16,8 @@ from ashr_labs._settings import ASHR_LABS_CAPTURE_CONTENT, env_flag
 from ashr_labs._version import __version__
 from ashr_labs.observability._options import TracingOptions
 
-from ._base import GenerationConfig, Patcher, WrapTarget
+from ._call import GenerationConfig
+from ._patch import Patcher, WrapTarget
 
 __all__ = ["LLMInstrumentor", "resolve_options"]
 

@@ -1,26 +1,43 @@
-"""Stream proxies shared by the instrumentors: wrapt ``ObjectProxy`` subclasses that behave like
-the library's stream (isinstance, iteration, context managers, ``close``, attributes) and end the
-generation span exactly once: on exhaustion, on error, on ``close``/``__exit__``, or on garbage
-collection, with the partial output and an incomplete marker when abandoned (FAULTS.md F30).
+"""Proxies shared by the instrumentors: wrapt ``ObjectProxy`` subclasses that behave like the
+library's object (isinstance, iteration, context managers, ``close``, attributes) and end the
+generation span exactly once.
 
-Each chunk is handed to the caller as it arrives; the accumulator only folds it into the span's
-output. A helper stream (``chat.completions.stream()``, ``messages.stream()``) closes the raw
-stream through ``raw_stream.response.close()``, so ``.response`` is handed out behind a small hook
-that notices that close.
+Streams end it on exhaustion, on error, on ``close``/``__exit__``, or on garbage collection, with
+the partial output and an incomplete marker when abandoned (FAULTS.md F30). Each chunk is handed
+to the caller as it arrives; the accumulator only folds it into the span's output. A helper
+stream (``chat.completions.stream()``, ``messages.stream()``) closes the raw stream through
+``raw_stream.response.close()``, so ``.response`` is handed out behind a small hook that notices
+that close.
+
+A ``with_streaming_response`` response is read by the caller, when and how it likes: what
+``parse()``, ``json()``, ``read()`` or ``text()`` give is recorded, a parsed stream is proxied
+like any other, and ``close()`` (the context manager's exit) ends the span with what was seen.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
+import json
+from collections.abc import Callable
 from typing import Any
 
 import wrapt
 
 from ashr_labs._safety import internal_errors
 
-from ._base import Accumulator, CallSpan, Extracted
+from ._call import Accumulator, CallSpan, Extracted, Operation, Request
 
-__all__ = ["AsyncStreamProxy", "CopyAsWrapped", "StreamProxy", "proxy_stream"]
+__all__ = [
+    "AsyncResponseReader",
+    "AsyncStreamProxy",
+    "CopyAsWrapped",
+    "ResponseReader",
+    "ResponseState",
+    "StreamProxy",
+    "proxy_stream",
+    "read_response",
+]
 
 
 class _StreamState:
@@ -67,6 +84,32 @@ class _StreamState:
             self.call.finish(extracted, incomplete=reason)
 
 
+def _closing(name: str, reason: str = "closed") -> Callable[..., Any]:
+    """A method that calls the wrapped object's ``name``, then abandons the span."""
+
+    def method(self: Any, *args: Any) -> Any:
+        try:
+            return getattr(self.__wrapped__, name)(*args)
+        finally:
+            self._self_state.abandon(reason)
+
+    method.__name__ = name
+    return method
+
+
+def _aclosing(name: str, reason: str = "closed") -> Callable[..., Any]:
+    """The ``async`` twin of :func:`_closing`."""
+
+    async def method(self: Any, *args: Any) -> Any:
+        try:
+            return await getattr(self.__wrapped__, name)(*args)
+        finally:
+            self._self_state.abandon(reason)
+
+    method.__name__ = name
+    return method
+
+
 class CopyAsWrapped(wrapt.ObjectProxy[Any]):
     """A proxy whose copies and pickles are those of the library's object: the same outcome as
     without instrumentation (F33), where a bare wrapt proxy would raise."""
@@ -81,6 +124,22 @@ class CopyAsWrapped(wrapt.ObjectProxy[Any]):
         return self.__wrapped__.__reduce_ex__(protocol)
 
 
+class _StateProxy(CopyAsWrapped):
+    """A proxy holding a span state (``_self_state``), which garbage collection abandons."""
+
+    _self_state: Any
+
+    def __init__(self, wrapped: Any, state: Any) -> None:
+        super().__init__(wrapped)
+        self._self_state = state
+
+    def __del__(self) -> None:
+        try:
+            self._self_state.abandon("abandoned")
+        except Exception:  # noqa: S110 - a finalizer must never raise
+            pass
+
+
 class _ResponseHook(CopyAsWrapped):
     """The stream's HTTP response; closing it (as helper streams do) ends the span."""
 
@@ -88,23 +147,13 @@ class _ResponseHook(CopyAsWrapped):
         super().__init__(wrapped)
         self._self_state = state
 
-    def close(self) -> Any:
-        try:
-            return self.__wrapped__.close()
-        finally:
-            self._self_state.abandon("closed")
-
-    async def aclose(self) -> Any:
-        try:
-            return await self.__wrapped__.aclose()
-        finally:
-            self._self_state.abandon("closed")
+    close = _closing("close")
+    aclose = _aclosing("aclose")
 
 
-class _ProxyBase(CopyAsWrapped):
+class _ProxyBase(_StateProxy):
     def __init__(self, wrapped: Any, call: CallSpan, acc: Accumulator) -> None:
-        super().__init__(wrapped)
-        self._self_state = _StreamState(call, acc)
+        super().__init__(wrapped, _StreamState(call, acc))
         self._self_response: Any = None
 
     @property
@@ -112,12 +161,6 @@ class _ProxyBase(CopyAsWrapped):
         if self._self_response is None:
             self._self_response = _ResponseHook(self.__wrapped__.response, self._self_state)
         return self._self_response
-
-    def __del__(self) -> None:
-        try:
-            self._self_state.abandon("abandoned")
-        except Exception:  # noqa: S110 - a finalizer must never raise
-            pass
 
 
 class StreamProxy(_ProxyBase):
@@ -144,17 +187,8 @@ class StreamProxy(_ProxyBase):
         self.__wrapped__.__enter__()
         return self
 
-    def __exit__(self, *exc_info: Any) -> Any:
-        try:
-            return self.__wrapped__.__exit__(*exc_info)
-        finally:
-            self._self_state.abandon("closed")
-
-    def close(self) -> Any:
-        try:
-            return self.__wrapped__.close()
-        finally:
-            self._self_state.abandon("closed")
+    __exit__ = _closing("__exit__")
+    close = _closing("close")
 
 
 class AsyncStreamProxy(_ProxyBase):
@@ -181,17 +215,8 @@ class AsyncStreamProxy(_ProxyBase):
         await self.__wrapped__.__aenter__()
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> Any:
-        try:
-            return await self.__wrapped__.__aexit__(*exc_info)
-        finally:
-            self._self_state.abandon("closed")
-
-    async def close(self) -> Any:
-        try:
-            return await self.__wrapped__.close()
-        finally:
-            self._self_state.abandon("closed")
+    __aexit__ = _aclosing("__aexit__")
+    close = _aclosing("close")
 
 
 def proxy_stream(stream: Any, call: CallSpan, acc: Accumulator) -> Any:
@@ -199,3 +224,101 @@ def proxy_stream(stream: Any, call: CallSpan, acc: Accumulator) -> Any:
     if hasattr(type(stream), "__anext__"):
         return AsyncStreamProxy(stream, call, acc)
     return StreamProxy(stream, call, acc)
+
+
+class ResponseState:
+    """The span side of a ``with_streaming_response`` response; every method is guarded."""
+
+    def __init__(self, call: CallSpan, op: Operation, request: Request) -> None:
+        self.call = call
+        self.op = op
+        self.request = request
+        self._stream: tuple[Any, Any] | None = None
+        """The parsed stream and our proxy of it, handed out again on a second ``parse()``."""
+
+    def parsed(self, value: Any) -> Any:
+        """Record what ``parse()`` gave; a stream comes back proxied."""
+        if not self.request.stream:
+            with internal_errors():
+                self.call.finish(self.op.extract(value))
+            return value
+        if self._stream is not None and self._stream[0] is value:
+            return self._stream[1]
+        op = self.op
+        if op.stream_proxy is None or op.accumulator is None or self.call.ended:
+            return value
+        with internal_errors():
+            proxied = op.stream_proxy(value, self.call, op.accumulator(self.request))
+            self._stream = (value, proxied)
+            return proxied
+        return value
+
+    def body(self, value: Any) -> Any:
+        """Record what ``json()``, ``read()`` or ``text()`` gave: a JSON body, decoded."""
+        if not self.request.stream:
+            with internal_errors():
+                decoded = value
+                if isinstance(value, bytes | str):
+                    try:
+                        decoded = json.loads(value)
+                    except ValueError:
+                        decoded = None
+                self.call.finish(self.op.extract(decoded))
+        return value
+
+    def abandon(self, reason: str) -> None:
+        """Closed or collected: a parsed stream says what it saw; else end with nothing read
+        (a body read some other way, ``iter_lines()`` say, is the caller's alone)."""
+        if self._stream is not None:
+            self._stream[1]._self_state.abandon(reason)
+        with internal_errors():
+            self.call.finish(Extracted(), incomplete=None if reason == "closed" else reason)
+
+
+def _reading(name: str, record: str) -> Callable[..., Any]:
+    """A method that calls the wrapped response's ``name`` and passes the value to ``record``."""
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        value = getattr(self.__wrapped__, name)(*args, **kwargs)
+        return getattr(self._self_state, record)(value)
+
+    method.__name__ = name
+    return method
+
+
+def _areading(name: str, record: str) -> Callable[..., Any]:
+    """The ``async`` twin of :func:`_reading`."""
+
+    async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        value = await getattr(self.__wrapped__, name)(*args, **kwargs)
+        return getattr(self._self_state, record)(value)
+
+    method.__name__ = name
+    return method
+
+
+class ResponseReader(_StateProxy):
+    """A sync ``with_streaming_response`` response (``APIResponse``)."""
+
+    parse = _reading("parse", "parsed")
+    json = _reading("json", "body")
+    read = _reading("read", "body")
+    text = _reading("text", "body")
+    close = _closing("close")
+
+
+class AsyncResponseReader(_StateProxy):
+    """An async ``with_streaming_response`` response (``AsyncAPIResponse``)."""
+
+    parse = _areading("parse", "parsed")
+    json = _areading("json", "body")
+    read = _areading("read", "body")
+    text = _areading("text", "body")
+    close = _aclosing("close")
+
+
+def read_response(response: Any, state: ResponseState) -> Any:
+    """Wrap a ``with_streaming_response`` response in the reader matching its protocol."""
+    if inspect.iscoroutinefunction(getattr(type(response), "parse", None)):
+        return AsyncResponseReader(response, state)
+    return ResponseReader(response, state)

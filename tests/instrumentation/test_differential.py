@@ -1,6 +1,7 @@
 """The same program with and without instrumentation behaves identically (F29): result types,
 ``isinstance`` checks, ``dir()`` (a superset of the baseline's), outputs and exceptions, for plain
-calls, streams, ``with``/``async with``, ``close()``, raw responses and Anthropic's helper."""
+calls, streams, ``with``/``async with``, ``close()``, raw and streaming responses and Anthropic's
+helper."""
 
 from __future__ import annotations
 
@@ -123,6 +124,47 @@ def anthropic_stream_true(fake: FakeLLM) -> Result:
     return {**_shape(stream, anthropic.Stream), "out": [e.model_dump() for e in stream]}
 
 
+def streaming_response(fake: FakeLLM) -> Result:
+    oai, _ = _clients(fake)
+    create = oai.chat.completions.with_streaming_response.create
+    with create(model="m", messages=MESSAGES) as response:
+        shape = _shape(response, openai.APIResponse)
+        parsed = response.parse()
+        same = response.parse() is parsed
+    with create(model="m", messages=MESSAGES, stream=True) as streamed:
+        stream = streamed.parse()
+        chunks = [c.model_dump() for c in stream]
+    with create(model="m", messages=MESSAGES) as unread:
+        headers = unread.headers["content-type"]
+    return {
+        **shape,
+        "parsed": parsed.model_dump(),
+        "same": same,
+        "stream": (stream.__class__.__name__, isinstance(stream, openai.Stream), chunks),
+        "unread": (headers, unread.http_response.is_closed),
+    }
+
+
+def anthropic_raw_and_streaming(fake: FakeLLM) -> Result:
+    _, claude = _clients(fake)
+    raw = claude.messages.with_raw_response.create(model="c", max_tokens=9, messages=MESSAGES)
+    parsed = raw.parse()
+
+    async def read_async() -> Any:
+        async with anthropic.AsyncAnthropic(base_url=fake.url, api_key="t", max_retries=0) as c:
+            create = c.messages.with_streaming_response.create
+            async with create(model="c", max_tokens=9, messages=MESSAGES) as response:
+                return response.__class__.__name__, await response.json()
+
+    return {
+        **_shape(raw, anthropic.APIResponse),
+        "parsed": parsed.model_dump(),
+        "same": raw.parse() is parsed,
+        "text": raw.text(),
+        "async_streaming": asyncio.run(read_async()),
+    }
+
+
 def errors(fake: FakeLLM) -> Result:
     oai, claude = _clients(fake)
     fake.script(Reply(status=500), Reply(status=429, retry_after="0"))
@@ -146,6 +188,8 @@ SCENARIOS: list[Callable[[FakeLLM], Result]] = [
     async_stream,
     anthropic_helper,
     anthropic_stream_true,
+    streaming_response,
+    anthropic_raw_and_streaming,
     errors,
 ]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from types import SimpleNamespace as NS
 from typing import Any
 
-from ashr_labs_instrumentation._base import Request
+from ashr_labs_instrumentation._call import Request
 from ashr_labs_instrumentation.anthropic._extract import message_response, messages_request
 from ashr_labs_instrumentation.anthropic._stream import MessagesAccumulator
 from ashr_labs_instrumentation.openai._extract import (

@@ -15,8 +15,9 @@ import openai
 import pytest
 import wrapt
 from ashr_labs_instrumentation import instrument_all, uninstrument_all
-from ashr_labs_instrumentation._base import GenerationConfig, Patcher, WrapTarget
+from ashr_labs_instrumentation._call import GenerationConfig
 from ashr_labs_instrumentation._instrumentor import resolve_options
+from ashr_labs_instrumentation._patch import Patcher, WrapTarget
 from ashr_labs_instrumentation.anthropic import AnthropicInstrumentor
 from ashr_labs_instrumentation.openai import OpenAIInstrumentor
 from ashr_labs_instrumentation.openai import _targets as openai_targets

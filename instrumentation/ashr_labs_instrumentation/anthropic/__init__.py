@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .._base import WrapTarget
 from .._instrumentor import LLMInstrumentor
+from .._patch import WrapTarget
 from ._targets import TARGETS
 from ._wrappers import make_wrapper
 from .package import _instruments

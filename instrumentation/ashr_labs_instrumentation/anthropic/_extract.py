@@ -12,7 +12,7 @@ from opentelemetry.util.types import AttributeValue
 
 from ashr_labs import _attributes as attrs
 
-from .._base import Extracted, Request
+from .._call import Extracted, Request
 from .._fields import given, read, request_attributes, text, token_count, usage_attributes
 
 __all__ = ["message_output", "message_response", "messages_request", "response_attributes"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._base import Extracted, Request
+from .._call import Extracted, Request
 from .._fields import read, text
 from ._extract import message_output, response_attributes, tool_call
 

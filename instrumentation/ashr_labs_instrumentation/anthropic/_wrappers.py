@@ -1,10 +1,12 @@
 """Wrapper factories for the Anthropic targets.
 
 ``messages.stream()`` returns a manager that posts only when entered. Its wrapper hands back the
-manager behind a proxy: entering runs the request inside a generation span, and leaving ends the
-span with the message the helper accumulated (its public ``current_message_snapshot``). The
-helper stream itself is the library's own object, so ``text_stream``, ``get_final_message()``
-and every other helper feature behave exactly as without instrumentation, in every version.
+manager behind a proxy: entering runs the request inside a generation span. The helper stream
+itself is the library's own object, so ``text_stream``, ``get_final_message()`` and every other
+helper feature behave exactly as without instrumentation; only the raw event stream it reads is
+proxied (time to first chunk, the span ending with the stream). Where a version keeps that raw
+stream elsewhere, leaving the manager ends the span with the message the helper accumulated
+(its public ``current_message_snapshot``).
 """
 
 from __future__ import annotations
@@ -16,18 +18,10 @@ from opentelemetry.trace import Tracer
 
 from ashr_labs._safety import internal_errors, is_instrumentation_suppressed
 
-from .._base import (
-    CallSpan,
-    Extracted,
-    GenerationConfig,
-    Operation,
-    WrapTarget,
-    make_async_wrapper,
-    make_sync_wrapper,
-    run_async,
-    run_sync,
-)
+from .._base import make_async_wrapper, make_sync_wrapper, run_async, run_sync
+from .._call import Accumulator, CallSpan, Extracted, GenerationConfig, Operation
 from .._fields import read
+from .._patch import WrapTarget
 from .._proxy import CopyAsWrapped, proxy_stream
 from ._extract import message_response, messages_request
 from ._stream import MessagesAccumulator
@@ -59,8 +53,14 @@ class MessageStreamManagerProxy(CopyAsWrapped):
         self._self_stream: Any = None
 
     def _operation(self) -> Operation:
-        def keep_open(stream: Any, call: CallSpan, _acc: Any) -> Any:
+        def keep_open(stream: Any, call: CallSpan, acc: Accumulator) -> Any:
             self._self_call, self._self_stream = call, stream
+            # The helper reads its raw event stream only once iterated, so a proxy put in its
+            # place sees every event as it arrives: time to first chunk, and the span ends
+            # with the stream exactly as for ``create(stream=True)``.
+            raw = getattr(stream, "_raw_stream", None)
+            if raw is not None:
+                stream._raw_stream = proxy_stream(raw, call, acc)
             return stream
 
         return dataclasses.replace(MESSAGES, stream_proxy=keep_open)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._base import Extracted, Request
+from .._call import Extracted, Request
 from .._fields import read, text
 from ._extract import base_attributes, chat_finish, chat_output, responses_response
 

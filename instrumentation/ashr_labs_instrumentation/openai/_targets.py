@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from .._base import WrapTarget
+from .._patch import WrapTarget
 
 __all__ = ["TARGETS"]
 

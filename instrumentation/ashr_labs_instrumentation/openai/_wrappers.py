@@ -6,8 +6,10 @@ from typing import Any
 
 from opentelemetry.trace import Tracer
 
-from .._base import GenerationConfig, Operation, WrapTarget, make_async_wrapper, make_sync_wrapper
+from .._base import make_async_wrapper, make_sync_wrapper
+from .._call import GenerationConfig, Operation
 from .._fields import given
+from .._patch import WrapTarget
 from .._proxy import proxy_stream
 from ._extract import (
     chat_request,
