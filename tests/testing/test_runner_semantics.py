@@ -363,6 +363,51 @@ def test_openai_style_string_arguments_are_parsed() -> None:
     assert entry["match_status"] == "exact" and entry["actual"]["arguments"] == {"a": 1}
 
 
+def test_recorded_arguments_are_what_json_gives_back_and_not_the_agents_dicts() -> None:
+    """Tuples, non-string keys and nesting come back as JSON gives them; the agent changing its
+    dicts after answering does not reach the record (flat ones included)."""
+    src = source(s=[user("x"), agent("", expected_call("flat", a=1), expected_call("odd"))])
+    flat: dict[str, Any] = {"a": 1, "b": "two", "c": None, "d": 1.5, "e": True}
+    odd: dict[Any, Any] = {"t": (1, 2), 3: "k", "n": {"m": [1]}}
+
+    class Holder:
+        def reset(self) -> None:
+            pass
+
+        def respond(self, message: str) -> dict[str, Any]:
+            return {
+                "text": "",
+                "tool_calls": [
+                    {"name": "flat", "arguments": flat},
+                    {"name": "odd", "arguments": odd},
+                ],
+            }
+
+    run = EvalRunner(src).run(Holder())
+    flat["a"] = 99
+    odd["n"]["m"].append(2)
+    first, second = _results(run)[1]["tool_calls"]
+    assert first["actual"] == _norm(
+        "flat",
+        {"a": 1, "b": "two", "c": None, "d": 1.5, "e": True},
+        '{"a": 1, "b": "two", "c": null, "d": 1.5, "e": true}',
+    )
+    assert second["actual"]["arguments"] == {"t": [1, 2], "3": "k", "n": {"m": [1]}}
+    assert second["actual"]["arguments_json"] == '{"t": [1, 2], "3": "k", "n": {"m": [1]}}'
+
+
+def test_expected_call_with_string_arguments_compares_as_the_published_runner() -> None:
+    """A dataset call whose ``arguments`` is a string has no arguments to compare (extraction
+    reads only a dict there), although the recorded call gains that string as arguments_json."""
+    expected = {"name": "t", "arguments": '{"a": 1}'}
+    src = source(s=[user("x"), agent("", expected)])
+    table = {"x": {"text": "", "tool_calls": [call("t", a=1)]}}
+    (entry,) = _results(EvalRunner(src).run(TableAgent(table)))[1]["tool_calls"]
+    assert entry["match_status"] == "partial"
+    assert entry["argument_comparison"]["extra"] == {"a": {"actual": 1}}
+    assert entry["expected"]["arguments_json"] == '{"a": 1}'
+
+
 def test_agent_protocol_is_runtime_checkable() -> None:
     """``isinstance(x, Agent)`` holds for any object with respond and reset."""
     assert isinstance(TableAgent(), Agent)

@@ -42,9 +42,18 @@ _KERNEL_FIELDS = (
 )
 
 
+# (second, its text): an eval starts and ends many tests within one second.
+_stamp: tuple[int, str] = (-1, "")
+
+
 def _now() -> str:
     """UTC now in whole seconds, ``YYYY-MM-DDTHH:MM:SSZ`` (protocol §4.1)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    global _stamp
+    second = int(time.time())
+    stamp = _stamp
+    if stamp[0] != second:
+        stamp = _stamp = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
+    return stamp[1]
 
 
 # --- argument checks (each raises ConfigurationError naming the field) ---
@@ -228,6 +237,12 @@ class TestBuilder:
         _check_str(text, "text")
         _check_str(description, "description")
         _check_index(action_index)
+        return self._record_user_text(text, description, action_index)
+
+    def _record_user_text(
+        self, text: str, description: str, action_index: int | None
+    ) -> TestBuilder:
+        """``add_user_text`` after its checks; EvalRunner's arguments need none."""
         with self._lock:
             self._action_results.append(
                 {
@@ -280,6 +295,32 @@ class TestBuilder:
                 UserWarning,
                 stacklevel=2,
             )
+        return self._add_tool_call_entry(entry, action_index)
+
+    def _record_tool_call(
+        self,
+        expected: dict[str, Any],
+        actual: dict[str, Any],
+        match_status: str,
+        argument_comparison: dict[str, Any],
+        action_index: int,
+    ) -> TestBuilder:
+        """``add_tool_call`` for EvalRunner, whose calls are already normalised and checked.
+
+        The runner records every tool call through here, so the checks and the JSON round
+        trips of the public method are not paid twice per call.
+        """
+        entry = {
+            "expected": expected,
+            "actual": actual,
+            "match_status": match_status,
+            "divergence_notes": None,
+            "argument_comparison": argument_comparison,
+        }
+        return self._add_tool_call_entry(entry, action_index)
+
+    def _add_tool_call_entry(self, entry: dict[str, Any], action_index: int | None) -> TestBuilder:
+        """Append ``entry`` to the ``tool_call`` action at ``action_index`` (made if absent)."""
         with self._lock:
             index = self._take_index(action_index)
             for result in self._action_results:
@@ -318,13 +359,33 @@ class TestBuilder:
         _check_similarity(semantic_similarity)
         _check_optional_str(divergence_notes, "divergence_notes")
         _check_index(action_index)
+        return self._record_agent_response(
+            dict(expected_response),
+            dict(actual_response),
+            match_status,
+            semantic_similarity,
+            divergence_notes,
+            action_index,
+        )
+
+    def _record_agent_response(
+        self,
+        expected_response: dict[str, Any],
+        actual_response: dict[str, Any],
+        match_status: str,
+        semantic_similarity: float | None,
+        divergence_notes: str | None,
+        action_index: int | None,
+    ) -> TestBuilder:
+        """``add_agent_response`` after its checks, keeping the given dicts (EvalRunner's are
+        its own)."""
         with self._lock:
             result: dict[str, Any] = {
                 "actor": "agent",
                 "action_type": "text",
                 "action_index": self._take_index(action_index),
-                "expected_response": dict(expected_response),
-                "actual_response": dict(actual_response),
+                "expected_response": expected_response,
+                "actual_response": actual_response,
                 "match_status": match_status,
                 "divergence_notes": divergence_notes,
             }

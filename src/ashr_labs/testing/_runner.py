@@ -8,6 +8,7 @@ per-scenario timeouts, retries, and failures recorded on their own test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import copy
 import inspect
@@ -176,9 +177,14 @@ def _drive_sync(steps: Generator[Step, Any, None], cancel: threading.Event | Non
 
 async def _drive_async(steps: Generator[Step, Any, None], abandonable: bool = False) -> None:
     value: Any = None
+    # Whether the agent method last seen is sync; a scenario calls one bound `respond` many times.
+    known: Any = None
+    known_sync = False
     while (step := _next(steps, value)) is not None:
         try:
-            if step.agent_call and not _is_async(step.func):
+            if step.agent_call and step.func is not known:
+                known, known_sync = step.func, not _is_async(step.func)
+            if step.agent_call and known_sync:
                 # A sync agent method must not block the loop the other scenarios share.
                 if abandonable:
                     value = await _in_daemon_thread(step.func, *step.args, **step.kwargs)
@@ -542,7 +548,12 @@ class EvalRunner:
     ) -> RunBuilder:
         run = RunBuilder().start()
         progress = Progress(len(self._scenarios), show)
-        limit = asyncio.Semaphore(concurrency)
+        # With room for every scenario at once, a semaphore would only cost time per scenario.
+        limit: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Semaphore(concurrency)
+            if concurrency < len(self._scenarios)
+            else contextlib.nullcontext()
+        )
 
         async def one(scenario_id: str, scenario: dict[str, Any]) -> TestBuilder:
             async with limit:

@@ -15,8 +15,9 @@ import functools
 import inspect
 import json
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, NamedTuple, cast
 
 from .._matching import (
     NONE_EXPECTED,
@@ -26,7 +27,7 @@ from .._matching import (
     pair_tool_calls,
 )
 from .._matching._args import call_name
-from ._builders import TestBuilder
+from ._builders import TestBuilder, normalize_tool_call
 
 __all__ = [
     "Callbacks",
@@ -78,14 +79,19 @@ class Callbacks:
     on_environment: Callable[..., Any] | None = None
 
 
-@dataclass(frozen=True)
-class Step:
-    """A call for the driver to make. ``agent_call`` marks the agent's own methods."""
+_NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
+
+
+class Step(NamedTuple):
+    """A call for the driver to make. ``agent_call`` marks the agent's own methods.
+
+    A tuple rather than a dataclass: a scenario makes one per call, and tuples are built fast.
+    """
 
     stage: str
     func: Callable[..., Any]
     args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    kwargs: Mapping[str, Any] = _NO_KWARGS
     agent_call: bool = False
 
 
@@ -118,10 +124,22 @@ def _accepts_scenario_id(method: Any) -> bool:
     )
 
 
-def _actual_call(call: Any, where: str) -> dict[str, Any]:
-    """An agent's tool call as ``{"name", "arguments_json"}``, the form the runner records.
+def _normalized(name: str, arguments_json: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """What ``normalize_tool_call`` makes of ``{"name", "arguments_json"}`` (same key order)."""
+    return {
+        "name": name,
+        "arguments_json": arguments_json,
+        "tool_name": name,
+        "arguments": arguments,
+    }
 
-    ``arguments`` may be a dict or, as OpenAI sends it, a JSON string of an object.
+
+def _actual_call(call: Any, where: str) -> dict[str, Any]:
+    """An agent's tool call as the runner records it: ``{"name", "arguments_json"}`` normalised.
+
+    ``arguments`` may be a dict or, as OpenAI sends it, a JSON string of an object. The recorded
+    ``arguments`` are what JSON gives back for ``arguments_json``, as ``normalize_tool_call``
+    would make them.
     """
     if not isinstance(call, Mapping):
         raise InvalidAgentResponse(f"{where}: expected a dict, got {type(call).__name__}")
@@ -129,13 +147,14 @@ def _actual_call(call: Any, where: str) -> dict[str, Any]:
     if not isinstance(name, str) or not name:
         raise InvalidAgentResponse(f"{where}.name: expected a non-empty string, got {name!r}")
     arguments = call.get("arguments")
+    parsed = isinstance(arguments, str)
     if isinstance(arguments, str):
         try:
             arguments = json.loads(arguments) if arguments.strip() else {}
         except ValueError as exc:
             raise InvalidAgentResponse(f"{where}.arguments: not valid JSON ({exc})") from exc
     else:
-        arguments = extract_tool_args(dict(call))
+        arguments = extract_tool_args(call)
     if not isinstance(arguments, dict):
         raise InvalidAgentResponse(
             f"{where}.arguments: expected a dict, got {type(arguments).__name__}"
@@ -144,7 +163,26 @@ def _actual_call(call: Any, where: str) -> dict[str, Any]:
         arguments_json = json.dumps(arguments)
     except (TypeError, ValueError) as exc:
         raise InvalidAgentResponse(f"{where}.arguments: not JSON-serialisable ({exc})") from exc
-    return {"name": name, "arguments_json": arguments_json}
+    # Parsed JSON survives a dump and reload unchanged and nobody else holds it.
+    recorded = arguments if parsed else _as_json_gives_back(arguments, arguments_json)
+    return _normalized(name, arguments_json, recorded)
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _as_json_gives_back(arguments: dict[Any, Any], arguments_json: str) -> dict[str, Any]:
+    """``json.loads(arguments_json)`` for the agent's ``arguments`` dict, as a new dict.
+
+    A flat dict of string keys and plain scalars (the usual tool call) comes back equal, so a
+    shallow copy stands in for the parse; anything else (tuples, non-string keys, nesting,
+    subclasses) is parsed.
+    """
+    if all(type(key) is str for key in arguments) and all(
+        type(value) in _JSON_SCALARS for value in arguments.values()
+    ):
+        return dict(arguments)
+    return cast("dict[str, Any]", json.loads(arguments_json))
 
 
 def _tool_calls(value: Any, where: str) -> list[dict[str, Any]]:
@@ -195,53 +233,38 @@ def _record_agent_action(
     turn: _Turn,
     index: int,
     action: Mapping[str, Any],
+    content: str,
     next_is_agent: bool,
     pairing: str,
 ) -> None:
     expected_response = action.get("expected_response") or {}
     expected_tools = list(expected_response.get("tool_calls") or [])
     pool = turn.tools
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
     leftover: list[dict[str, Any]] = []
     for exp_index, act_index in _pairs(expected_tools, pool, pairing):
         if exp_index is None:
             assert act_index is not None
             leftover.append(pool[act_index])
             continue
-        expected = expected_tools[exp_index]
-        actual = (
-            pool[act_index]
-            if act_index is not None
-            else {"name": NOT_CALLED, "arguments_json": "{}"}
-        )
-        status, comparison = compare_args_structural(expected, actual)
-        test.add_tool_call(
-            expected=expected,
-            actual=actual,
-            match_status=status,
-            argument_comparison=dict(comparison),
-            action_index=index,
-        )
+        actual = pool[act_index] if act_index is not None else _normalized(NOT_CALLED, "{}", {})
+        pairs.append((expected_tools[exp_index], actual))
     if leftover and next_is_agent:
         turn.tools = leftover
     else:
-        for actual in leftover:
-            expected = {"name": NONE_EXPECTED, "arguments_json": "{}"}
-            status, comparison = compare_args_structural(expected, actual)
-            test.add_tool_call(
-                expected=expected,
-                actual=actual,
-                match_status=status,
-                argument_comparison=dict(comparison),
-                action_index=index,
-            )
+        pairs.extend(({"name": NONE_EXPECTED, "arguments_json": "{}"}, a) for a in leftover)
         turn.tools = []
-    content = _content(action)
+    for raw, actual in pairs:
+        expected = normalize_tool_call(raw, "expected")
+        # Without `arguments`, normalising only parses arguments_json as the comparison would, so
+        # the parsed copy serves both. An `arguments` that is not a dict is not what the
+        # comparison reads, and normalising may turn it into an arguments_json that it does.
+        compared = expected if "arguments" not in raw else raw
+        status, comparison = compare_args_structural(compared, actual)
+        test._record_tool_call(expected, actual, status, dict(comparison), index)
     if content or turn.text:
-        test.add_agent_response(
-            expected_response={"text": content},
-            actual_response={"text": turn.text},
-            match_status="pending",
-            action_index=index,
+        test._record_agent_response(
+            {"text": content}, {"text": turn.text}, "pending", None, None, index
         )
     if not next_is_agent:
         turn.text = ""
@@ -253,6 +276,11 @@ def _pairs(
     """``pair_tool_calls``, skipped when one side is empty (nothing can pair)."""
     if not expected or not actual:
         return [(i, None) for i in range(len(expected))] + [(None, j) for j in range(len(actual))]
+    if len(expected) == len(actual) == 1 and isinstance(expected[0], dict):
+        # One call each, the common turn: what the greedy pairing below would answer.
+        if call_name(expected[0]) == call_name(actual[0]):
+            return [(0, 0)]
+        return [(0, None), (None, 0)]
     if pairing == "optimal" and _names_unique(expected) and _names_unique(actual):
         pairing = "greedy"  # with no repeated name both strategies pair alike; greedy is cheaper
     return pair_tool_calls(expected, actual, strategy=pairing)
@@ -286,9 +314,10 @@ def scenario_steps(
     if callbacks.on_scenario is not None:
         yield Step("on_scenario", callbacks.on_scenario, (scenario_id, scenario))
     id_kwargs = {"scenario_id": scenario_id}
-    reset_kwargs = id_kwargs if accepts_scenario_id(agent.reset) else {}
-    yield Step("reset", agent.reset, (), reset_kwargs, agent_call=True)
-    respond_kwargs = id_kwargs if accepts_scenario_id(agent.respond) else {}
+    reset = agent.reset
+    yield Step("reset", reset, (), id_kwargs if accepts_scenario_id(reset) else _NO_KWARGS, True)
+    respond = agent.respond  # one bound method for the scenario: the driver may cache about it
+    respond_kwargs = id_kwargs if accepts_scenario_id(respond) else _NO_KWARGS
     test.start()
     turn = _Turn()
     for index, action in enumerate(actions):
@@ -298,7 +327,7 @@ def scenario_steps(
         content = _content(action)
         if actor == "agent":
             next_is_agent = index + 1 < len(actions) and actions[index + 1].get("actor") == "agent"
-            _record_agent_action(test, turn, index, action, next_is_agent, pairing)
+            _record_agent_action(test, turn, index, action, content, next_is_agent, pairing)
         elif actor == "environment":
             if callbacks.on_environment is not None:
                 result = yield Step("on_environment", callbacks.on_environment, (content, action))
@@ -311,8 +340,8 @@ def scenario_steps(
         else:
             name = action.get("name")
             description = name if isinstance(name, str) else f"user_action_{index}"
-            test.add_user_text(text=content, description=description, action_index=index)
-            result = yield Step("respond", agent.respond, (content,), respond_kwargs, True)
+            test._record_user_text(content, description, index)
+            result = yield Step("respond", respond, (content,), respond_kwargs, True)
             try:
                 turn.replace(result)
             except InvalidAgentResponse as exc:
