@@ -64,6 +64,13 @@ FLOOR_TEXT = _requires_python_floor()
 FLOOR = tuple(int(part) for part in FLOOR_TEXT.split("."))
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2 * INSTALL_TIMEOUT_S + 120)]
+# A known bug, matched by its message only: any other failure at the floors still fails.
+WRAPT_SUBSCRIPT_BUG = (
+    "ashr_labs_instrumentation subclasses wrapt.FunctionWrapper[...] / ObjectProxy[...] at "
+    "import time, which needs wrapt>=2.2, but the declared floors allow wrapt 1.16 (and "
+    "opentelemetry-instrumentation<0.62b0 requires wrapt<2): subscript only under "
+    "TYPE_CHECKING, or raise both floors"
+)
 
 
 def _floor_interpreter() -> str | None:
@@ -137,9 +144,10 @@ def _env(base: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in base.items() if k not in _NOT_INHERITED}
 
 
-def _run(cmd: list[str], *, cwd: Path, timeout: float, env: dict[str, str] | None = None) -> str:
-    """Run ``cmd``; return its stdout, or fail the test with the tail of both streams."""
-    done = subprocess.run(
+def _completed(
+    cmd: list[str], *, cwd: Path, timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         cmd,
         cwd=cwd,
         env=env if env is not None else _env(dict(os.environ)),
@@ -147,6 +155,15 @@ def _run(cmd: list[str], *, cwd: Path, timeout: float, env: dict[str, str] | Non
         text=True,
         timeout=timeout,
     )
+
+
+def _run(cmd: list[str], *, cwd: Path, timeout: float, env: dict[str, str] | None = None) -> str:
+    """Run ``cmd``; return its stdout, or fail the test with the tail of both streams."""
+    return _stdout(_completed(cmd, cwd=cwd, timeout=timeout, env=env))
+
+
+def _stdout(done: subprocess.CompletedProcess[str]) -> str:
+    cmd = [str(arg) for arg in done.args]
     assert done.returncode == 0, (
         f"{' '.join(cmd)} exited {done.returncode}\n"
         f"stdout:\n{done.stdout[-2000:]}\nstderr:\n{done.stderr[-4000:]}"
@@ -167,10 +184,12 @@ def _fresh_venv(where: Path, *pip_args: str, base: str = sys.executable) -> Path
     return python
 
 
-def _import_check(python: Path, cwd: Path) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(
-        _run([str(python), "-c", IMPORT_CHECK, *ENTRY_POINTS], cwd=cwd, timeout=60).splitlines()[-1]
-    )
+def _import_check(python: Path, cwd: Path, *, known_bug: str | None = None) -> dict[str, Any]:
+    """IMPORT_CHECK's report; ``known_bug`` turns a "not subscriptable" failure into xfail."""
+    done = _completed([str(python), "-c", IMPORT_CHECK, *ENTRY_POINTS], cwd=cwd, timeout=60)
+    if known_bug is not None and done.returncode != 0 and "is not subscriptable" in done.stderr:
+        pytest.xfail(known_bug)
+    result: dict[str, Any] = json.loads(_stdout(done).splitlines()[-1])
     return result
 
 
@@ -192,14 +211,19 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-@pytest.fixture(scope="module", params=["current", "floor"])
+@pytest.fixture(scope="module", params=["current", "floor", "lowest-deps"])
 def wheel_python(
     wheel: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Path:
-    """A fresh venv holding the wheel and its dependencies, nothing else: one of this
-    interpreter, one of the oldest Python we claim (``requires-python``) when the machine has it."""
+    """A fresh venv holding the wheel and its dependencies, nothing else: on this interpreter;
+    on the oldest Python we claim (``requires-python``) when the machine has it; and on this
+    interpreter with every dependency at the lowest version we declare (``>=X`` installed as
+    ``==X``), which is what a user with older pins gets."""
     base = sys.executable
-    if request.param == "floor":
+    pins: list[str] = []
+    if request.param == "lowest-deps":
+        pins = _lowest_pins(wheel)
+    elif request.param == "floor":
         if sys.version_info[:2] == FLOOR:
             pytest.skip("the suite itself runs on the oldest Python we claim")
         found = _floor_interpreter()
@@ -207,7 +231,7 @@ def wheel_python(
             pytest.skip(f"no Python {FLOOR_TEXT} interpreter here (set ASHR_FLOOR_PYTHON)")
         base = found
     where = tmp_path_factory.mktemp(f"wheel-venv-{request.param}") / "venv"
-    return _fresh_venv(where, str(wheel), base=base)
+    return _fresh_venv(where, str(wheel), *pins, base=base)
 
 
 @pytest.fixture(scope="module")
@@ -227,6 +251,18 @@ def _read_wheel(
         entry_points.read_string(zf.read(f"{dist_info}/entry_points.txt").decode())
         metadata = email.parser.Parser().parsestr(zf.read(f"{dist_info}/METADATA").decode())
     return names, dist_info, entry_points, metadata
+
+
+def _lowest_pins(wheel: Path) -> list[str]:
+    """``name==X`` for each unconditional ``Requires-Dist: name>=X`` of the wheel."""
+    _names, _dist_info, _eps, metadata = _read_wheel(wheel)
+    pins = []
+    for requirement in metadata.get_all("Requires-Dist") or []:
+        floor = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*>=\s*([^,;\s]+)", requirement.strip())
+        if floor is not None:
+            pins.append(f"{floor.group(1)}=={floor.group(2)}")
+    assert pins, "no Requires-Dist with a >= floor in the wheel"
+    return pins
 
 
 def test_wheel_holds_both_packages_typed_with_every_entry_point(wheel: Path) -> None:
@@ -254,10 +290,13 @@ def test_wheel_holds_both_packages_typed_with_every_entry_point(wheel: Path) -> 
 
 
 def test_f34_wheel_venv_imports_both_packages_without_llm_libraries(
-    wheel_python: Path, tmp_path: Path
+    wheel_python: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """From the wheel, no openai/anthropic: both import, entry points load, nothing patched."""
-    result = _import_check(wheel_python, tmp_path)
+    lowest = request.node.callspec.params["wheel_python"] == "lowest-deps"
+    result = _import_check(
+        wheel_python, tmp_path, known_bug=WRAPT_SUBSCRIPT_BUG if lowest else None
+    )
     site_packages = str(wheel_python.parent.parent / "lib")
     assert all(f.startswith(site_packages) for f in result["files"]), result["files"]
     assert result["entry_points"] == ENTRY_POINTS
