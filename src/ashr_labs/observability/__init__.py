@@ -36,6 +36,7 @@ Rules worth knowing:
   ``multiprocessing`` workers are handled for you). A forked child starts with empty buffers.
 - Zero-code: ``OTEL_TRACES_EXPORTER=ashr`` selects ``AshrSpanExporter``, which reads
   ``ASHR_LABS_API_KEY`` / ``ASHR_LABS_BASE_URL``; bad settings are logged and tracing stays off.
+  Its exit is bounded the same way and reports losses in the same one stderr line.
 """
 
 from __future__ import annotations

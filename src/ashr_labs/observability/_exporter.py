@@ -28,6 +28,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +44,7 @@ from .._settings import ASHR_LABS_API_KEY, ASHR_LABS_BASE_URL, ASHR_LABS_TIMEOUT
 from ._context import lookup_trace
 from ._mapping import build_trace_payload, is_local_root, is_relevant
 from ._options import TracingOptions
-from ._ratelimit import log_limited, warn_limited
+from ._ratelimit import log_limited, logger, warn_limited
 from ._values import redact_text
 
 __all__ = ["AshrSpanExporter"]
@@ -114,12 +115,15 @@ class AshrSpanExporter(SpanExporter):
             # Zero-code: the SDK's exit hook joins its worker for up to 30 s. This hook runs
             # first (registered later) and bounds every remaining send by our flush budget.
             atexit.register(self._bound_sends_at_exit)
+            if self._transport is not None:
+                # The package's exit hook reports what this exporter lost (F04).
+                _standalone.add(self)
 
     def _transport_from(self, api_key: str | None, base_url: str | None) -> Transport | None:
         key = api_key if api_key is not None else os.environ.get(ASHR_LABS_API_KEY)
         url = base_url or os.environ.get(ASHR_LABS_BASE_URL) or DEFAULT_BASE_URL
         if not key:
-            logging.getLogger("ashr_labs.observability").warning(
+            logger.warning(
                 "ashr_labs: no API key (set %s); Ashr tracing is off", ASHR_LABS_API_KEY
             )
             return None
@@ -129,7 +133,7 @@ class AshrSpanExporter(SpanExporter):
                 raise ConfigurationError(f"{ASHR_LABS_API_KEY}: expected a key starting with 'tp_'")
             return Transport(key, url, timeout)
         except (ConfigurationError, ValueError) as exc:
-            logging.getLogger("ashr_labs.observability").warning(
+            logger.warning(
                 "ashr_labs: bad tracing settings (%s); Ashr tracing is off", redact_text(str(exc))
             )
             return None
@@ -189,6 +193,11 @@ class AshrSpanExporter(SpanExporter):
     def open_traces(self) -> int:
         with self._lock:
             return len(self._buffers)
+
+    def lost(self) -> int:
+        """Traces not delivered: failed, still being sent, or still buffered."""
+        with self._lock:
+            return self.failed + self._in_flight + len(self._buffers)
 
     def outcome(self, trace_id_hex: str) -> dict[str, Any] | None:
         with self._lock:
@@ -470,3 +479,22 @@ class AshrSpanExporter(SpanExporter):
         self._outcomes.move_to_end(trace_hex)
         while len(self._outcomes) > _OUTCOMES_CAP:
             self._outcomes.popitem(last=False)
+
+
+_standalone: weakref.WeakSet[AshrSpanExporter] = weakref.WeakSet()
+"""Exporters that made their own transport (zero-code, or built by hand on a user's provider)."""
+
+
+def standalone_exporters() -> list[AshrSpanExporter]:
+    """The live exporters no client owns; the exit hook flushes them and counts their losses."""
+    return list(_standalone)
+
+
+def _reset_standalone_in_child() -> None:
+    # No client's processor resets these after a fork; the parent's buffers are the parent's.
+    for exporter in list(_standalone):
+        exporter.reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_standalone_in_child)

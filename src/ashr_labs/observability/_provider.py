@@ -7,9 +7,9 @@ trees holding Ashr, GenAI or known-LLM spans. Disabled (no key, ``enabled=False`
 ``ASHR_LABS_TRACING_ENABLED=0``, ``OTEL_SDK_DISABLED=true``): spans are OTel
 ``NonRecordingSpan``s, no thread, no socket, one log line (F20).
 
-Exit: one ``atexit`` hook flushes every live runtime within its ``flush_timeout_s``, starts no
-thread, abandons at once on ``KeyboardInterrupt``, and writes one stderr line with the number
-of traces lost (F03-F05). A forked child starts empty (see ``_processor``). Before ``os._exit``
+Exit: one ``atexit`` hook flushes every live runtime (and every exporter no client owns, as in
+zero-code mode) within one ``flush_timeout_s`` budget, starts no thread, abandons at once on
+``KeyboardInterrupt``, and writes one stderr line with the number of traces lost (F03-F05). A forked child starts empty (see ``_processor``). Before ``os._exit``
 (e.g. in a ``multiprocessing`` worker) call ``client.flush()``: ``os._exit`` skips ``atexit``
 (F15).
 """
@@ -17,6 +17,7 @@ of traces lost (F03-F05). A forked child starts empty (see ``_processor``). Befo
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import os
 import random
@@ -38,7 +39,7 @@ from opentelemetry.util.types import Attributes
 from .._settings import ASHR_LABS_TRACING_ENABLED, env_flag
 from .._version import __version__
 from ._context import clear_current_runtime, set_current_runtime
-from ._exporter import AshrSpanExporter
+from ._exporter import AshrSpanExporter, standalone_exporters
 from ._options import TracingOptions
 from ._processor import AshrBatchSpanProcessor
 from ._ratelimit import logger
@@ -202,26 +203,41 @@ _live: weakref.WeakSet[TracingRuntime] = weakref.WeakSet()
 
 
 def _shutdown_all_at_exit() -> None:
-    """Flush every live runtime within its budget; never raise, never start a thread."""
+    """Flush every live runtime and standalone exporter within one budget; never raise, never
+    start a thread; one stderr line with the traces lost (code and zero-code alike, F04).
+
+    A zero-code exporter was usually shut down already by the SDK's own exit hook, which runs
+    first (its provider was created after this module registered this hook): then only its
+    losses are read here.
+    """
     lost = 0
-    reasons: dict[str, int] = {}
+    reasons: collections.Counter[str] = collections.Counter()
     runtimes: list[TracingRuntime] = []
+    exporters: list[AshrSpanExporter] = []
     try:
         runtimes = list(_live)
+        exporters = standalone_exporters()
         # One budget for the whole exit, not one per client (many clients, one dead backend).
-        budget = max((r.options.flush_timeout_s for r in runtimes), default=0.0)
-        deadline = time.monotonic() + budget
+        budgets = [r.options.flush_timeout_s for r in runtimes]
+        budgets += [e.options.flush_timeout_s for e in exporters]
+        deadline = time.monotonic() + max(budgets, default=0.0)
+
+        def remaining(options: TracingOptions) -> float:
+            return max(0.0, min(options.flush_timeout_s, deadline - time.monotonic()))
+
         for runtime in runtimes:
-            remaining = min(runtime.options.flush_timeout_s, deadline - time.monotonic())
-            runtime.close(max(0.0, remaining))
+            runtime.close(remaining(runtime.options))
             lost += runtime.lost()
             if runtime.processor is not None:
-                for key, count in runtime.processor.report()["reasons"].items():
-                    reasons[key] = reasons.get(key, 0) + count
+                reasons.update(runtime.processor.report()["reasons"])
+        for exporter in exporters:
+            exporter.shutdown(timeout_millis=remaining(exporter.options) * 1000.0)
+            lost += exporter.lost()
+            reasons.update(exporter.stats()["reasons"])
     except BaseException:  # KeyboardInterrupt / SystemExit at exit: abandon at once (F05)
         with contextlib.suppress(BaseException):
-            lost = sum(r.lost() for r in runtimes)
-        reasons["interrupted"] = reasons.get("interrupted", 0) + 1
+            lost = sum(r.lost() for r in runtimes) + sum(e.lost() for e in exporters)
+        reasons["interrupted"] += 1
     if lost:
         detail = ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))
         with contextlib.suppress(BaseException):
