@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 import zipfile
@@ -198,17 +199,43 @@ def _cli_help(python: Path, cwd: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel ``python -m build --wheel`` makes from this checkout."""
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What ``python -m build`` makes from this checkout: an sdist, then a wheel built from it
+    (the way a release is built, so the sdist must carry everything the wheel needs)."""
     out = tmp_path_factory.mktemp("dist")
     _run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
+        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
         cwd=out,
         timeout=INSTALL_TIMEOUT_S,
         env=_env(_MACHINE_ENV),
     )
-    (built,) = out.glob("ashr_labs-*-py3-none-any.whl")
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: Path) -> Path:
+    (built,) = dist.glob("ashr_labs-*-py3-none-any.whl")
     return built
+
+
+def test_sdist_carries_sources_tests_and_docs(dist: Path) -> None:
+    """The sdist has the build config, README, both packages, the tests and the examples."""
+    (sdist,) = dist.glob("ashr_labs-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    for required in (
+        "pyproject.toml",
+        "README.md",
+        "src/ashr_labs/__init__.py",
+        "src/ashr_labs/py.typed",
+        "instrumentation/ashr_labs_instrumentation/__init__.py",
+        "instrumentation/ashr_labs_instrumentation/py.typed",
+        "tests/conftest.py",
+        "tests/typing/check_api.py",
+        "examples/quickstart.py",
+    ):
+        assert required in names, required
+    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".sqlite3"))]
 
 
 @pytest.fixture(scope="module", params=["current", "floor", "lowest-deps"])
