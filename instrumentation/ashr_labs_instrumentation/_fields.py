@@ -13,14 +13,19 @@ from opentelemetry.util.types import AttributeValue
 
 from ashr_labs import _attributes as attrs
 
+from ._call import Request
+
 __all__ = [
     "given",
+    "model_request",
     "number",
     "read",
     "request_attributes",
+    "response_identity",
     "text",
     "token_count",
     "usage_attributes",
+    "with_system",
 ]
 
 _SENTINELS = frozenset({"Omit", "NotGiven"})
@@ -97,4 +102,34 @@ def request_attributes(
             out[key] = value
     if kwargs.get("stream") is True:
         out[attrs.GEN_AI_REQUEST_STREAM] = True
+    return out
+
+
+def with_system(messages: Any, system: Any) -> Any:
+    """``messages`` led by a system message holding ``system``, when one is given."""
+    if not given(system):
+        return messages
+    head = {"role": "system", "content": system}
+    return [head, *messages] if isinstance(messages, list) else [head]
+
+
+def model_request(kwargs: Mapping[str, Any], params: Mapping[str, str], value: Any) -> Request:
+    """The :class:`Request` of one model call: model, numeric parameters, input, stream flag."""
+    return Request(
+        model=text(kwargs.get("model")),
+        attributes=request_attributes(kwargs, params),
+        input=value,
+        stream=kwargs.get("stream") is True,
+    )
+
+
+def response_identity(response: Any) -> dict[str, AttributeValue]:
+    """The response's id and model as GenAI attributes (either may be missing)."""
+    out: dict[str, AttributeValue] = {}
+    response_id = text(read(response, "id"))
+    model = text(read(response, "model"))
+    if response_id:
+        out[attrs.GEN_AI_RESPONSE_ID] = response_id
+    if model:
+        out[attrs.GEN_AI_RESPONSE_MODEL] = model
     return out

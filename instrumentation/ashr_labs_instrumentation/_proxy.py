@@ -83,6 +83,18 @@ class _StreamState:
         with internal_errors():
             self.call.finish(extracted, incomplete=reason)
 
+    def __enter__(self) -> _StreamState:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
+        """Around the read of one chunk: the end of the stream, or its failure, ends the span."""
+        if kind is None or exc is None:
+            return
+        if issubclass(kind, StopIteration | StopAsyncIteration):
+            self.done()
+        else:
+            self.failed(exc)
+
 
 def _closing(name: str, reason: str = "closed") -> Callable[..., Any]:
     """A method that calls the wrapped object's ``name``, then abandons the span."""
@@ -172,14 +184,8 @@ class StreamProxy(_ProxyBase):
     def __next__(self) -> Any:
         state = self._self_state
         while True:
-            try:
+            with state:
                 chunk = self.__wrapped__.__next__()
-            except StopIteration:
-                state.done()
-                raise
-            except BaseException as exc:
-                state.failed(exc)
-                raise
             if state.on_chunk(chunk):
                 return chunk
 
@@ -200,14 +206,8 @@ class AsyncStreamProxy(_ProxyBase):
     async def __anext__(self) -> Any:
         state = self._self_state
         while True:
-            try:
+            with state:
                 chunk = await self.__wrapped__.__anext__()
-            except StopAsyncIteration:
-                state.done()
-                raise
-            except BaseException as exc:
-                state.failed(exc)
-                raise
             if state.on_chunk(chunk):
                 return chunk
 
@@ -300,21 +300,18 @@ def _areading(name: str, record: str) -> Callable[..., Any]:
 class ResponseReader(_StateProxy):
     """A sync ``with_streaming_response`` response (``APIResponse``)."""
 
-    parse = _reading("parse", "parsed")
-    json = _reading("json", "body")
-    read = _reading("read", "body")
-    text = _reading("text", "body")
     close = _closing("close")
 
 
 class AsyncResponseReader(_StateProxy):
     """An async ``with_streaming_response`` response (``AsyncAPIResponse``)."""
 
-    parse = _areading("parse", "parsed")
-    json = _areading("json", "body")
-    read = _areading("read", "body")
-    text = _areading("text", "body")
     close = _aclosing("close")
+
+
+for _name, _record in (("parse", "parsed"), ("json", "body"), ("read", "body"), ("text", "body")):
+    setattr(ResponseReader, _name, _reading(_name, _record))
+    setattr(AsyncResponseReader, _name, _areading(_name, _record))
 
 
 def read_response(response: Any, state: ResponseState) -> Any:

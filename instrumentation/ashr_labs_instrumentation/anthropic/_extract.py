@@ -13,7 +13,16 @@ from opentelemetry.util.types import AttributeValue
 from ashr_labs import _attributes as attrs
 
 from .._call import Extracted, Request
-from .._fields import given, read, request_attributes, text, token_count, usage_attributes
+from .._fields import (
+    given,
+    model_request,
+    read,
+    response_identity,
+    text,
+    token_count,
+    usage_attributes,
+    with_system,
+)
 
 __all__ = ["message_output", "message_response", "messages_request", "response_attributes"]
 
@@ -27,17 +36,8 @@ _PARAMS = {
 def messages_request(kwargs: Mapping[str, Any]) -> Request:
     messages = kwargs.get("messages")
     value: Any = list(messages) if isinstance(messages, list | tuple) else messages
-    if not given(value):
-        value = None
-    system = kwargs.get("system")
-    if given(system):
-        head = {"role": "system", "content": system}
-        value = [head, *value] if isinstance(value, list) else [head]
-    return Request(
-        model=text(kwargs.get("model")),
-        attributes=request_attributes(kwargs, _PARAMS),
-        input=value,
-        stream=kwargs.get("stream") is True,
+    return model_request(
+        kwargs, _PARAMS, with_system(value if given(value) else None, kwargs.get("system"))
     )
 
 
@@ -60,13 +60,7 @@ def tool_call(block: Any, arguments: Any) -> dict[str, Any]:
 def response_attributes(
     message: Any, stop_reason: str | None, usage: Any
 ) -> tuple[dict[str, AttributeValue], dict[str, int] | None]:
-    attributes: dict[str, AttributeValue] = {}
-    message_id = text(read(message, "id"))
-    model = text(read(message, "model"))
-    if message_id:
-        attributes[attrs.GEN_AI_RESPONSE_ID] = message_id
-    if model:
-        attributes[attrs.GEN_AI_RESPONSE_MODEL] = model
+    attributes = response_identity(message)
     if stop_reason:
         attributes[attrs.GEN_AI_RESPONSE_FINISH_REASONS] = [stop_reason]
     if usage is None:

@@ -13,10 +13,18 @@ from opentelemetry.util.types import AttributeValue
 from ashr_labs import _attributes as attrs
 
 from .._call import Extracted, Request
-from .._fields import given, read, request_attributes, text, token_count, usage_attributes
+from .._fields import (
+    given,
+    model_request,
+    read,
+    response_identity,
+    text,
+    token_count,
+    usage_attributes,
+    with_system,
+)
 
 __all__ = [
-    "base_attributes",
     "chat_finish",
     "chat_output",
     "chat_request",
@@ -46,25 +54,9 @@ def _listed(value: Any) -> Any:
     return list(value) if isinstance(value, list | tuple) else value
 
 
-def base_attributes(response: Any) -> dict[str, AttributeValue]:
-    out: dict[str, AttributeValue] = {}
-    response_id = text(read(response, "id"))
-    model = text(read(response, "model"))
-    if response_id:
-        out[attrs.GEN_AI_RESPONSE_ID] = response_id
-    if model:
-        out[attrs.GEN_AI_RESPONSE_MODEL] = model
-    return out
-
-
 def chat_request(kwargs: Mapping[str, Any]) -> Request:
     messages = kwargs.get("messages")
-    return Request(
-        model=text(kwargs.get("model")),
-        attributes=request_attributes(kwargs, _CHAT_PARAMS),
-        input=_listed(messages) if given(messages) else None,
-        stream=kwargs.get("stream") is True,
-    )
+    return model_request(kwargs, _CHAT_PARAMS, _listed(messages) if given(messages) else None)
 
 
 def chat_output(content: str | None, tool_calls: list[dict[str, Any]]) -> dict[str, Any]:
@@ -98,7 +90,7 @@ def chat_finish(
 
 
 def chat_response(response: Any) -> Extracted:
-    attributes = base_attributes(response)
+    attributes = response_identity(response)
     outputs: list[dict[str, Any]] = []
     reasons: list[str] = []
     for choice in read(response, "choices") or ():
@@ -128,16 +120,8 @@ def responses_request(kwargs: Mapping[str, Any]) -> Request:
             [{"role": "user", "content": raw_input}] if isinstance(raw_input, str) else raw_input
         )
         value = _listed(value)
-    instructions = text(kwargs.get("instructions"))
-    if instructions:
-        system = {"role": "system", "content": instructions}
-        value = [system, *value] if isinstance(value, list) else [system]
-    return Request(
-        model=text(kwargs.get("model")),
-        attributes=request_attributes(kwargs, _RESPONSES_PARAMS),
-        input=value,
-        stream=kwargs.get("stream") is True,
-    )
+    instructions = text(kwargs.get("instructions")) or None
+    return model_request(kwargs, _RESPONSES_PARAMS, with_system(value, instructions))
 
 
 def responses_output(response: Any) -> dict[str, Any] | None:
@@ -164,7 +148,7 @@ def responses_output(response: Any) -> dict[str, Any] | None:
 
 
 def responses_response(response: Any) -> Extracted:
-    attributes = base_attributes(response)
+    attributes = response_identity(response)
     status = text(read(response, "status"))
     reason = text(read(response, "incomplete_details", "reason")) or status
     if reason:
@@ -194,7 +178,7 @@ def embeddings_request(kwargs: Mapping[str, Any]) -> Request:
 
 
 def embeddings_response(response: Any) -> Extracted:
-    attributes = base_attributes(response)
+    attributes = response_identity(response)
     data = read(response, "data") or []
     first = read(data[0], "embedding") if isinstance(data, list) and data else None
     output: dict[str, Any] = {"embeddings": len(data) if isinstance(data, list) else None}

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._call import Extracted, Request
-from .._fields import read, text
-from ._extract import base_attributes, chat_finish, chat_output, responses_response
+from .._fields import read, response_identity, text
+from ._extract import chat_finish, chat_output, responses_response
 
 __all__ = ["ChatAccumulator", "ResponsesAccumulator"]
 
@@ -60,7 +60,7 @@ class ChatAccumulator:
         slot["arguments"] += text(read(call, "function", "arguments")) or ""
 
     def result(self) -> Extracted:
-        attributes = base_attributes(self._last)
+        attributes = response_identity(self._last)
         outputs = [
             chat_output("".join(c.parts) if c.parts else None, list(c.calls.values()))
             for _, c in sorted(self._choices.items())
@@ -95,7 +95,7 @@ class ResponsesAccumulator:
     def result(self) -> Extracted:
         if self._final is not None:
             return responses_response(self._final)
-        extracted = Extracted(attributes=base_attributes(self._latest))
+        extracted = Extracted(attributes=response_identity(self._latest))
         if self._parts:
             extracted.output = chat_output("".join(self._parts), [])
         return extracted
