@@ -15,43 +15,7 @@ from ashr_labs.testing._config_validation import (
     prepare_request_config,
     validate_request_config,
 )
-
-# The API reference's create_request example, verbatim in substance: expected_behaviors present,
-# generation_options absent. The published client rejects it; ours must accept it (§8 #2).
-REFERENCE_EXAMPLE: dict[str, Any] = {
-    "metadata": {"dataset_name": "Support Eval"},
-    "agent": {
-        "name": "Support Bot",
-        "description": "Answers customer questions about orders and refunds",
-        "system_prompt": "You are a helpful support agent.",
-        "tools": [
-            {
-                "name": "lookup_order",
-                "description": "Look up an order by ID",
-                "parameters": {
-                    "type": "object",
-                    "properties": {"order_id": {"type": "string", "description": "The order ID"}},
-                    "required": ["order_id"],
-                },
-            },
-        ],
-        "accepted_inputs": {"text": True, "audio": False, "file": False},
-        "output_format": {"type": "text"},
-    },
-    "context": {
-        "domain": "e-commerce",
-        "use_case": "Customers asking about order status, requesting refunds",
-        "scenario_context": "An online retail store called ShopWave",
-        "user_persona": {"type": "customer", "description": "Online shoppers"},
-    },
-    "test_config": {
-        "num_variations": 10,
-        "strategy": "diverse",
-        "coverage": {"happy_path": True, "edge_cases": True, "error_handling": True},
-        "complexity_distribution": {"simple": 0.3, "moderate": 0.5, "complex": 0.2},
-    },
-    "expected_behaviors": {"must_include": ["order"], "expected_tools": ["lookup_order"]},
-}
+from tests.support.configs import CREATE_REQUEST_EXAMPLE
 
 
 def minimal() -> dict[str, Any]:
@@ -60,8 +24,8 @@ def minimal() -> dict[str, Any]:
 
 def test_reference_example_passes_and_gets_defaults() -> None:
     """The API reference's example passes; generation_options defaults to all false."""
-    prepared = prepare_request_config(REFERENCE_EXAMPLE)
-    assert prepared["expected_behaviors"] == REFERENCE_EXAMPLE["expected_behaviors"]
+    prepared = prepare_request_config(CREATE_REQUEST_EXAMPLE)
+    assert prepared["expected_behaviors"] == CREATE_REQUEST_EXAMPLE["expected_behaviors"]
     assert prepared["generation_options"] == {
         "generate_audio": False,
         "generate_files": False,
@@ -69,7 +33,7 @@ def test_reference_example_passes_and_gets_defaults() -> None:
         "generate_videos": False,
         "generate_simulations": False,
     }
-    assert "generation_options" not in REFERENCE_EXAMPLE  # the caller's dict is untouched
+    assert "generation_options" not in CREATE_REQUEST_EXAMPLE  # the caller's dict is untouched
 
 
 def test_accepted_inputs_defaults_to_text_only() -> None:

@@ -4,41 +4,21 @@ async), deploy, poll until graded."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from typing import Any
 
 import pytest
 
 from ashr_labs import EvalRunner
+from tests.support.configs import GENERATE_DATASET_EXAMPLE
 
 from ._helpers import demo_module, drop_timestamps
 
 demo = demo_module()
 
-CONFIG = {
-    "agent": {
-        "name": "Support Bot",
-        "description": "Handles customer orders and refunds",
-        "system_prompt": "You are a helpful support agent for ShopWave.",
-        "tools": demo.DEFAULT_TOOLS,
-        "accepted_inputs": {"text": True, "audio": False, "file": False},
-    },
-    "context": {
-        "domain": "e-commerce",
-        "use_case": "Customer support for online retail orders",
-        "user_persona": {"type": "customer", "description": "Online shoppers"},
-    },
-    "test_config": {
-        "num_variations": 6,
-        "strategy": "diverse",
-        "coverage": {"happy_path": True, "edge_cases": True, "error_handling": True},
-    },
-    "generation_options": {
-        "generate_audio": False,
-        "generate_files": False,
-        "generate_simulations": False,
-    },
-}
+CONFIG = copy.deepcopy(GENERATE_DATASET_EXAMPLE)
+CONFIG["test_config"]["num_variations"] = 6  # fewer scenarios: the e2e runs the set four ways
 
 
 class AsyncDemo:

@@ -16,7 +16,7 @@ import threading
 import time
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .._errors import ConfigurationError
 from .._log import logger
@@ -164,7 +164,40 @@ def normalize_tool_call(call: Mapping[str, Any], field: str = "tool_call") -> di
     return out
 
 
-class TestBuilder:
+_B = TypeVar("_B", bound="_Lifecycle")
+
+
+class _Lifecycle:
+    """What a test and a run share: a lock, a status, and the start and completion times."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._status = "pending"
+        self._started_at: str | None = None
+        self._completed_at: str | None = None
+
+    @property
+    def status(self) -> str:
+        """``pending``, ``running``, or the status given to ``complete()``."""
+        return self._status
+
+    def start(self: _B) -> _B:
+        """Mark as started and record the current time."""
+        with self._lock:
+            self._status = "running"
+            self._started_at = _now()
+        return self
+
+    def complete(self: _B, status: str = "completed") -> _B:
+        """Mark as finished (``completed`` or ``failed``) and record the current time."""
+        _check_str(status, "status", allow_empty=False)
+        with self._lock:
+            self._status = status
+            self._completed_at = _now()
+        return self
+
+
+class TestBuilder(_Lifecycle):
     """Builds one test result (protocol §4.4) incrementally. Returned by ``RunBuilder.add_test``.
 
     Every method returns ``self`` for chaining, checks its arguments before it changes anything,
@@ -175,11 +208,8 @@ class TestBuilder:
 
     def __init__(self, test_id: str) -> None:
         _check_str(test_id, "test_id", allow_empty=False)
-        self._lock = threading.RLock()
+        super().__init__()
         self._test_id = test_id
-        self._status = "pending"
-        self._started_at: str | None = None
-        self._completed_at: str | None = None
         self._action_results: list[dict[str, Any]] = []
         self._next_index = 0
         self._vm_stream: dict[str, Any] | None = None
@@ -189,18 +219,6 @@ class TestBuilder:
     def test_id(self) -> str:
         """The test id (the scenario id in the dataset)."""
         return self._test_id
-
-    @property
-    def status(self) -> str:
-        """``pending``, ``running``, or the status given to ``complete()``."""
-        return self._status
-
-    def start(self) -> TestBuilder:
-        """Mark the test as started and record the current time."""
-        with self._lock:
-            self._status = "running"
-            self._started_at = _now()
-        return self
 
     def _take_index(self, explicit: int | None) -> int:
         if explicit is not None:
@@ -470,20 +488,11 @@ class TestBuilder:
             metadata=metadata or None,
         )
 
-    def complete(self, status: str = "completed") -> TestBuilder:
-        """Mark the test as finished (``completed`` or ``failed``) and record the current time."""
-        _check_str(status, "status", allow_empty=False)
-        with self._lock:
-            self._status = status
-            self._completed_at = _now()
-        return self
-
     def _fail(self, error: dict[str, Any]) -> TestBuilder:
         """Complete as ``failed`` with an ``error`` object (EvalRunner's failure record)."""
         with self._lock:
             if self._started_at is None:
-                self._status = "running"
-                self._started_at = _now()
+                self.start()
             self._error = dict(error)
         return self.complete("failed")
 
@@ -524,7 +533,7 @@ class TestBuilder:
         return result
 
 
-class RunBuilder:
+class RunBuilder(_Lifecycle):
     """Builds a run result document (protocol §4.4) as an agent executes its tests.
 
     Thread-safe: ``add_test`` may be called from several threads; ``tests`` keeps insertion
@@ -532,10 +541,7 @@ class RunBuilder:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._status = "pending"
-        self._started_at: str | None = None
-        self._completed_at: str | None = None
+        super().__init__()
         self._tests: list[TestBuilder] = []
         self._ids: set[str] = set()
 
@@ -544,18 +550,6 @@ class RunBuilder:
         """The tests so far, in order (a new list each time; the builders are live)."""
         with self._lock:
             return list(self._tests)
-
-    @property
-    def status(self) -> str:
-        """``pending``, ``running``, or the status given to ``complete()``."""
-        return self._status
-
-    def start(self) -> RunBuilder:
-        """Mark the run as started and record the current time."""
-        with self._lock:
-            self._status = "running"
-            self._started_at = _now()
-        return self
 
     def add_test(self, test_id: str) -> TestBuilder:
         """Create and register a test; ``test_id`` must be a non-empty string unique in the run."""
@@ -571,14 +565,6 @@ class RunBuilder:
                 )
             self._ids.add(test.test_id)
             self._tests.append(test)
-
-    def complete(self, status: str = "completed") -> RunBuilder:
-        """Mark the run as finished (``completed`` or ``failed``) and record the current time."""
-        _check_str(status, "status", allow_empty=False)
-        with self._lock:
-            self._status = status
-            self._completed_at = _now()
-        return self
 
     def build(self) -> dict[str, Any]:
         """The run result document, ready for ``client.create_run(result=...)``."""

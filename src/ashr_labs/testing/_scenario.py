@@ -334,9 +334,7 @@ def scenario_steps(
                 try:
                     turn.merge_environment(result)
                 except InvalidAgentResponse as exc:
-                    raise ScenarioFailure(
-                        "on_environment", exc, retryable=False, message=str(exc), test=test
-                    ) from exc
+                    raise _bad_turn("on_environment", exc, test) from exc
         else:
             name = action.get("name")
             description = name if isinstance(name, str) else f"user_action_{index}"
@@ -345,6 +343,9 @@ def scenario_steps(
             try:
                 turn.replace(result)
             except InvalidAgentResponse as exc:
-                raise ScenarioFailure(
-                    "respond", exc, retryable=True, message=str(exc), test=test
-                ) from exc
+                raise _bad_turn("respond", exc, test) from exc
+
+
+def _bad_turn(stage: str, exc: InvalidAgentResponse, test: TestBuilder) -> ScenarioFailure:
+    """The failure for an invalid turn; the agent's own answer may come out right on a retry."""
+    return ScenarioFailure(stage, exc, retryable=stage == "respond", message=str(exc), test=test)
