@@ -31,17 +31,6 @@ TOOL_CALL_STATUSES = ("exact", "partial", "mismatch")
 # "pending" is what EvalRunner submits for server-side grading; "missed" is a grader verdict.
 RESPONSE_STATUSES = ("exact", "similar", "divergent", "pending", "missed")
 
-_KERNEL_FIELDS = (
-    "live_view_url",
-    "cdp_ws_url",
-    "replay_id",
-    "replay_view_url",
-    "headless",
-    "stealth",
-    "viewport",
-)
-
-
 # (second, its text): an eval starts and ends many tests within one second.
 _stamp: tuple[int, str] = (-1, "")
 
@@ -479,7 +468,7 @@ class TestBuilder(_Lifecycle):
                 raise ConfigurationError(f"{key}: expected a bool, got {values[key]!r}")
         if viewport is not None:
             _check_dict(viewport, "viewport")
-        metadata = {key: values[key] for key in _KERNEL_FIELDS if values[key] is not None}
+        metadata = {key: value for key, value in values.items() if value is not None}
         return self.set_vm_stream(
             provider="kernel",
             session_id=session_id,

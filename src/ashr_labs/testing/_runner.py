@@ -382,7 +382,8 @@ class EvalRunner:
         _check_positive_int(max_workers, "max_workers")
         plan = _plan(on_scenario, on_action, on_environment, scenario_timeout_s, retries, pairing)
         source, is_async = _agent_source(agent, agent_factory, max_workers)
-        if is_async or any(_is_async(cb) for cb in _callbacks(plan) if cb is not None):
+        callbacks = (on_scenario, on_action, on_environment)
+        if is_async or any(_is_async(cb) for cb in callbacks if cb is not None):
             try:
                 asyncio.get_running_loop()
             except RuntimeError:
@@ -640,11 +641,6 @@ def _drive_sync_with_deadline(
 def _check_positive_int(value: Any, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigurationError(f"{name}: expected an int >= 1, got {value!r}")
-
-
-def _callbacks(plan: _Plan) -> tuple[Any, ...]:
-    cbs = plan.callbacks
-    return (cbs.on_scenario, cbs.on_action, cbs.on_environment)
 
 
 def _plan(
