@@ -16,7 +16,6 @@ import inspect
 import json
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any, NamedTuple, cast
 
 from .._matching import (
@@ -79,7 +78,9 @@ class Callbacks:
     on_environment: Callable[..., Any] | None = None
 
 
-_NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
+# Shared by every step without keywords; never written to (a call's ** unpacking copies it, and a
+# plain dict unpacks about three times faster than a read-only proxy).
+_NO_KWARGS: dict[str, Any] = {}
 
 
 class Step(NamedTuple):
@@ -91,7 +92,7 @@ class Step(NamedTuple):
     stage: str
     func: Callable[..., Any]
     args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = _NO_KWARGS
+    kwargs: dict[str, Any] = _NO_KWARGS
     agent_call: bool = False
 
 
