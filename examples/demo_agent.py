@@ -162,9 +162,13 @@ class DemoSupportAgent:
 
     # --- heuristics ---
 
+    def _parameters(self, tool: dict[str, Any]) -> dict[str, Any]:
+        """The tool's JSON schema (``parameters``, or Anthropic's ``input_schema``)."""
+        schema = tool.get("parameters") or tool.get("input_schema")
+        return schema if isinstance(schema, dict) else {}
+
     def _properties(self, tool: dict[str, Any]) -> dict[str, Any]:
-        schema = tool.get("parameters") or tool.get("input_schema") or {}
-        props = schema.get("properties") if isinstance(schema, dict) else None
+        props = self._parameters(tool).get("properties")
         return props if isinstance(props, dict) else {}
 
     def _schema_of(self, prop: str) -> dict[str, Any]:
@@ -175,8 +179,7 @@ class DemoSupportAgent:
         return {}
 
     def _required(self, tool: dict[str, Any]) -> list[str]:
-        schema = tool.get("parameters") or tool.get("input_schema") or {}
-        required = schema.get("required") if isinstance(schema, dict) else None
+        required = self._parameters(tool).get("required")
         return [r for r in required or [] if isinstance(r, str)]
 
     def _tool_named(self, name: str) -> dict[str, Any] | None:
