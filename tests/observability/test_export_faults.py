@@ -270,6 +270,22 @@ def test_f11_one_huge_value_is_cut_and_the_rest_arrive_whole(make_client: Any) -
     assert all(o["input"] == {"i": int(o["name"][1:])} for o in obs if o["name"] != "huge")
 
 
+def test_f11_non_ascii_values_near_the_trace_cap_are_cut_to_fit(make_client: Any) -> None:
+    """Two values of 4,000 characters past U+FFFF (48 KB each as escaped JSON) under a 64 KB
+    trace cap: both are cut and the body fits."""
+    with ScriptedBackend() as backend:
+        client = make_client(backend.url, max_trace_bytes=64 * 1024)
+        with client.trace("emoji") as t:
+            for i in range(2):
+                t.span(f"s{i}", input="\U0001f600" * 4000).end()
+        client.flush(5)
+        (request,) = [r for r in backend.requests if r.function == INGEST]
+    assert len(request.raw) <= 64 * 1024
+    obs = request.body["trace"]["observations"]
+    assert sorted(o["name"] for o in obs) == ["s0", "s1"]
+    assert all(o["input"]["_ashr_truncated"]["original_bytes"] >= 16_000 for o in obs)
+
+
 @pytest.mark.timing
 def test_f59_buffers_are_capped_and_abandoned_traces_arrive_partial(make_client: Any) -> None:
     """Caps 0.2 s, 100 spans, 10 open traces: partial traces marked; counts match; bytes capped."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
@@ -58,7 +59,12 @@ def _bind_input(
 
 
 class _Call:
-    """One decorated call's observation and how it ends."""
+    """One decorated call's observation and how it ends.
+
+    ``with call:`` runs a function body with the observation's context attached; an exception
+    ends the observation as failed and propagates unchanged. ``call.step(items)`` does the same
+    for one step of a wrapped generator, and ends the observation when the generator stops.
+    """
 
     def __init__(self, obs: _Obs, capture_output: bool) -> None:
         self.obs = obs
@@ -74,13 +80,26 @@ class _Call:
             with internal_errors():
                 otel_context.detach(token)  # type: ignore[arg-type]
 
+    def __enter__(self) -> _Call:
+        self.attach()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        if exc is not None:
+            self.fail(exc)
+        self.detach()
+
+    def step(self, items: list[Any]) -> _Step:
+        return _Step(self, items)
+
     def succeed(self, output: Any) -> None:
         with internal_errors():
-            value = output if self.capture_output else None
-            if isinstance(self.obs, Trace):
-                self.obs.end(output=value)
-            else:
-                self.obs.end(output=value)
+            self.obs.end(output=output if self.capture_output else None)
 
     def fail(self, exc: BaseException, output: Any = None) -> None:
         with internal_errors():
@@ -101,6 +120,32 @@ class _Call:
                 self.obs.end(output=output)
             else:
                 self.obs.end(output=output, status_message="incomplete: closed before exhaustion")
+
+
+class _Step:
+    """One step of a wrapped generator: context attached only while the body runs (never
+    across a ``yield``); stopping ends the observation with the output, raising fails it."""
+
+    def __init__(self, call: _Call, items: list[Any]) -> None:
+        self.call = call
+        self.items = items
+
+    def __enter__(self) -> None:
+        self.call.attach()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        self.call.detach()
+        if isinstance(exc, StopIteration):
+            self.call.succeed(self.items if exc.value is None else exc.value)
+        elif isinstance(exc, StopAsyncIteration):
+            self.call.succeed(self.items)
+        elif exc is not None:
+            self.call.fail(exc, self.items or None)
 
 
 def _begin(
@@ -218,15 +263,9 @@ def _decorate(
             call = begin(args, kwargs)
             if call is None:
                 return await func(*args, **kwargs)
-            call.attach()
-            try:
+            with call:
                 result = await func(*args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                call.detach()
-                raise
-            call.succeed(result)
-            call.detach()
+                call.succeed(result)
             return result
 
         return async_wrapper  # type: ignore[return-value]
@@ -236,15 +275,9 @@ def _decorate(
         call = begin(args, kwargs)
         if call is None:
             return func(*args, **kwargs)
-        call.attach()
-        try:
+        with call:
             result = func(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            call.detach()
-            raise
-        call.succeed(result)
-        call.detach()
+            call.succeed(result)
         return result
 
     return sync_wrapper  # type: ignore[return-value]
@@ -263,33 +296,17 @@ def _gen_wrapper(
         if call is None:
             return (yield from func(*args, **kwargs))
         items: list[Any] = []
-        call.attach()
-        try:
+        with call:
             inner = func(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            call.detach()
-            raise
-        call.detach()
         sent: Any = None
         thrown: BaseException | None = None
         while True:
-            call.attach()
             try:
-                if thrown is not None:
-                    exc_in, thrown = thrown, None
-                    item = inner.throw(exc_in)
-                else:
-                    item = inner.send(sent)
+                with call.step(items):
+                    item = inner.send(sent) if thrown is None else inner.throw(thrown)
             except StopIteration as stop:
-                call.detach()
-                call.succeed(items if stop.value is None else stop.value)
                 return stop.value
-            except BaseException as exc:
-                call.detach()
-                call.fail(exc, items or None)
-                raise
-            call.detach()
+            thrown = None
             _keep(items, item, call.capture_output)
             try:
                 sent = yield item
@@ -317,22 +334,15 @@ def _async_gen_wrapper(
         sent: Any = None
         thrown: BaseException | None = None
         while True:
-            call.attach()
             try:
-                if thrown is not None:
-                    exc_in, thrown = thrown, None
-                    item = await inner.athrow(exc_in)
-                else:
-                    item = await inner.asend(sent)
+                with call.step(items):
+                    if thrown is None:
+                        item = await inner.asend(sent)
+                    else:
+                        item = await inner.athrow(thrown)
             except StopAsyncIteration:
-                call.detach()
-                call.succeed(items)
                 return
-            except BaseException as exc:
-                call.detach()
-                call.fail(exc, items or None)
-                raise
-            call.detach()
+            thrown = None
             _keep(items, item, call.capture_output)
             try:
                 sent = yield item

@@ -54,6 +54,8 @@ _RESEND_VALUE_CAP = 2048
 _OUTCOMES_CAP = 1024
 _SENT_ROOTS_CAP = 4096
 _SPAN_OVERHEAD_BYTES = 256
+_WIRE_BYTES_PER_CHAR = 12
+"""The request is ASCII JSON: a character past U+FFFF becomes two ``\\uXXXX`` escapes."""
 _DOWN_MIN_S = 1.0
 _DOWN_MAX_S = 30.0
 
@@ -73,22 +75,30 @@ class _Buffer:
 
 @dataclass
 class _Ready:
+    """One trace (or part of one) ready to send."""
+
     trace_id: int
     spans: list[ReadableSpan]
     incomplete: bool
     dropped: int
     root_span_id: int | None = None
+    size: int = 0
+    """Estimated bytes of the spans (``_estimate_size``)."""
 
 
 def _estimate_size(span: ReadableSpan) -> int:
-    size = _SPAN_OVERHEAD_BYTES + len(span.name)
-    for value in (span.attributes or {}).values():
-        size += len(value) if isinstance(value, str) else 16
+    """Characters of the span's name, attribute keys and values, plus a fixed overhead: at
+    least 1/12 of its mapped JSON on the wire (see ``_WIRE_BYTES_PER_CHAR``)."""
+    size = _SPAN_OVERHEAD_BYTES + len(span.name) + _attributes_size(span.attributes)
     for event in span.events:
-        size += 64 + sum(
-            len(v) if isinstance(v, str) else 16 for v in (event.attributes or {}).values()
-        )
+        size += 64 + len(event.name) + _attributes_size(event.attributes)
     return size
+
+
+def _attributes_size(attributes: Mapping[str, Any] | None) -> int:
+    if not attributes:
+        return 0
+    return sum(len(k) + (len(v) if isinstance(v, str) else 16) for k, v in attributes.items())
 
 
 class AshrSpanExporter(SpanExporter):
@@ -309,11 +319,22 @@ class AshrSpanExporter(SpanExporter):
             return None
         if buffer.late:
             return _Ready(
-                trace_id, buffer.spans, True, buffer.dropped, self._sent_roots.get(trace_id)
+                trace_id,
+                buffer.spans,
+                True,
+                buffer.dropped,
+                self._sent_roots.get(trace_id),
+                buffer.size,
             )
         if not incomplete:
             self._remember_root(trace_id, buffer.spans)
-        return _Ready(trace_id, buffer.spans, incomplete or buffer.dropped > 0, buffer.dropped)
+        return _Ready(
+            trace_id,
+            buffer.spans,
+            incomplete or buffer.dropped > 0,
+            buffer.dropped,
+            size=buffer.size,
+        )
 
     def _remember_root(self, trace_id: int, spans: list[ReadableSpan]) -> None:
         root = spans[-1]  # the root ends the buffer
@@ -406,31 +427,28 @@ class AshrSpanExporter(SpanExporter):
     def _payload(self, item: _Ready, value_cap: int | None) -> dict[str, Any]:
         state = lookup_trace(item.trace_id) if item.incomplete else None
         open_root = state.root if state is not None else None
-        payload = build_trace_payload(
-            item.spans,
-            trace_id=item.trace_id,
-            incomplete=item.incomplete,
-            dropped_spans=item.dropped,
-            options=self.options,
-            value_cap=value_cap,
-            open_root=open_root if isinstance(open_root, ReadableSpan) else None,
-            ashr_root_span_id=item.root_span_id,
-        )
-        if value_cap is None:
-            size = len(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
-            if size > self.options.max_trace_bytes:
+
+        def build(cap: int | None) -> dict[str, Any]:
+            return build_trace_payload(
+                item.spans,
+                trace_id=item.trace_id,
+                incomplete=item.incomplete,
+                dropped_spans=item.dropped,
+                options=self.options,
+                value_cap=cap,
+                open_root=open_root if isinstance(open_root, ReadableSpan) else None,
+                ashr_root_span_id=item.root_span_id,
+            )
+
+        payload = build(value_cap)
+        cap = self.options.max_trace_bytes
+        # Serialise only to measure when the estimate could reach the cap on the wire.
+        if value_cap is None and item.size * _WIRE_BYTES_PER_CHAR >= cap:
+            size = len(json.dumps(payload))  # ASCII, as the transport sends it
+            if size > cap:
                 # Cut every value so the request stays under the byte cap (F11).
-                per_value = max(256, self.options.max_trace_bytes // (4 * max(1, len(item.spans))))
-                payload = build_trace_payload(
-                    item.spans,
-                    trace_id=item.trace_id,
-                    incomplete=item.incomplete,
-                    dropped_spans=item.dropped,
-                    options=self.options,
-                    value_cap=min(per_value, self.options.max_value_bytes),
-                    open_root=open_root if isinstance(open_root, ReadableSpan) else None,
-                    ashr_root_span_id=item.root_span_id,
-                )
+                per_value = max(256, cap // (4 * max(1, len(item.spans))))
+                payload = build(min(per_value, self.options.max_value_bytes))
         return payload
 
     def _on_success(self, item: _Ready, trace_hex: str, reply: dict[str, Any]) -> None:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from ._exporter import AshrSpanExporter
 
-__all__ = ["AshrBatchSpanProcessor"]
+__all__ = ["AshrBatchSpanProcessor", "empty_report"]
 
 _OPEN_SPANS_CAP = 100_000
 _ENDED_IDS_CAP = 16_384
@@ -284,6 +284,11 @@ class AshrBatchSpanProcessor(SpanProcessor):
         """In a forked child: a fresh queue, fresh locks, no worker until the next span (F13)."""
         self._init_state()
         self.exporter.reset_after_fork()
+
+
+def empty_report() -> dict[str, Any]:
+    """The flush report when nothing was ever traced (tracing off, or a failure before it)."""
+    return {"sent": 0, "pending": 0, "dropped": 0, "failed": 0, "complete": True, "reasons": {}}
 
 
 _processors: weakref.WeakSet[AshrBatchSpanProcessor] = weakref.WeakSet()

@@ -9,9 +9,9 @@ trees holding Ashr, GenAI or known-LLM spans. Disabled (no key, ``enabled=False`
 
 Exit: one ``atexit`` hook flushes every live runtime (and every exporter no client owns, as in
 zero-code mode) within one ``flush_timeout_s`` budget, starts no thread, abandons at once on
-``KeyboardInterrupt``, and writes one stderr line with the number of traces lost (F03-F05). A forked child starts empty (see ``_processor``). Before ``os._exit``
-(e.g. in a ``multiprocessing`` worker) call ``client.flush()``: ``os._exit`` skips ``atexit``
-(F15).
+``KeyboardInterrupt``, and writes one stderr line with the number of traces lost (F03-F05).
+A forked child starts empty (see ``_processor``). Before ``os._exit`` (e.g. in a
+``multiprocessing`` worker) call ``client.flush()``: ``os._exit`` skips ``atexit`` (F15).
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ from .._version import __version__
 from ._context import clear_current_runtime, set_current_runtime
 from ._exporter import AshrSpanExporter, standalone_exporters
 from ._options import TracingOptions
-from ._processor import AshrBatchSpanProcessor
+from ._processor import AshrBatchSpanProcessor, empty_report
 from ._ratelimit import logger
 
 if TYPE_CHECKING:
     from .._http import Transport
 
-__all__ = ["TracingRuntime", "tracing_enabled"]
+__all__ = ["TracingRuntime", "noop_root_span", "tracing_enabled"]
 
 TRACER_NAME = "ashr_labs"
 _OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED"
@@ -60,6 +60,12 @@ def tracing_enabled(options: TracingOptions) -> bool:
     if options.enabled is not None:
         return options.enabled
     return env_flag(os.environ.get(ASHR_LABS_TRACING_ENABLED), True)
+
+
+def noop_root_span() -> NonRecordingSpan:
+    """A span that records nothing but has fresh random ids, so ``trace.trace_id`` reads."""
+    ids = random.getrandbits(128) or 1, random.getrandbits(64) or 1
+    return NonRecordingSpan(SpanContext(ids[0], ids[1], False, TraceFlags(0)))
 
 
 class _NoOpTracer(otel_trace.NoOpTracer):
@@ -79,22 +85,13 @@ class _NoOpTracer(otel_trace.NoOpTracer):
         parent = otel_trace.get_current_span(context).get_span_context()
         if parent.is_valid:
             return NonRecordingSpan(parent)
-        ids = random.getrandbits(128) or 1, random.getrandbits(64) or 1
-        return NonRecordingSpan(SpanContext(ids[0], ids[1], False, TraceFlags(0)))
+        return noop_root_span()
 
     @_agnosticcontextmanager
     def start_as_current_span(
-        self,
-        name: str,
-        context: Context | None = None,
-        kind: SpanKind = SpanKind.INTERNAL,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        start_time: int | None = None,
-        record_exception: bool = True,
-        set_status_on_exception: bool = True,
-        end_on_exit: bool = True,
+        self, name: str, context: Context | None = None, *args: Any, **kwargs: Any
     ) -> Iterator[otel_trace.Span]:
+        """``start_span`` made current; the other arguments mean nothing without recording."""
         span = self.start_span(name, context)
         with otel_trace.use_span(span, end_on_exit=False):
             yield span
@@ -151,14 +148,7 @@ class TracingRuntime:
         """Export everything ended so far; wait up to ``timeout_s``; return the report."""
         budget = self.options.flush_timeout_s if timeout_s is None else float(timeout_s)
         if self.processor is None:
-            return {
-                "sent": 0,
-                "pending": 0,
-                "dropped": 0,
-                "failed": 0,
-                "complete": True,
-                "reasons": {},
-            }
+            return empty_report()
         return self.processor.flush(budget)
 
     def flush_trace(self, trace_id_hex: str) -> dict[str, Any]:

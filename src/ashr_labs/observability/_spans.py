@@ -9,9 +9,10 @@ caller: misuse (ending twice, updating an ended span) logs a rate-limited warnin
 
 from __future__ import annotations
 
+import abc
 import types
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
@@ -22,7 +23,7 @@ from .. import _attributes as attrs
 from .._safety import internal_errors
 from ._context import TraceState, current_trace_state, forget_trace, register_trace
 from ._ratelimit import warn_limited
-from ._values import clean_text, prepare_value, redact_text, safe_type_name
+from ._values import clean_text, prepare_value, redact_text, safe_type_name, text_of
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span as OtelSpan
@@ -45,11 +46,8 @@ ERROR = "ERROR"
 def describe_exception(exc: BaseException) -> str:
     """``"<Class>: <message>"``; ``<unprintable>`` when ``str()`` raises (F22)."""
     name = safe_type_name(exc)
-    try:
-        text = str(exc)
-        if type(text) is not str:
-            raise TypeError("__str__ returned a non-string")
-    except Exception:
+    text = text_of(exc)
+    if text is None:
         text = "<unprintable>"
     return f"{name}: {text}" if text else name
 
@@ -213,13 +211,38 @@ class _Observation:
             if current.get(key) != value:
                 self._span.set_attribute(key, value)
 
-    def _enter(self) -> None:
-        self._token = otel_context.attach(otel_trace.set_span_in_context(self._span))
+    # -- context manager ----------------------------------------------------------------------
+    def __enter__(self: _O) -> _O:
+        with internal_errors():
+            self._token = otel_context.attach(otel_trace.set_span_in_context(self._span))
+        return self
 
-    def _exit_context(self) -> None:
-        token, self._token = self._token, None
-        if token is not None:
-            otel_context.detach(token)  # type: ignore[arg-type]
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        """End it unless the user did (as failed when the block raised); the exception, if
+        any, propagates unchanged."""
+        with internal_errors():
+            if not self._ended:
+                if exc is None:
+                    self.end()
+                else:
+                    self._fail_on_exit(describe_exception(exc))
+        with internal_errors():
+            token, self._token = self._token, None
+            if token is not None:
+                otel_context.detach(token)  # type: ignore[arg-type]
+
+    @abc.abstractmethod
+    def end(self, *, output: Any = None) -> Any:
+        """End this observation (each kind adds its own keywords)."""
+
+    @abc.abstractmethod
+    def _fail_on_exit(self, message: str) -> None:
+        """End this observation as failed: its ``with`` block raised."""
 
 
 class Span(_Observation):
@@ -231,32 +254,32 @@ class Span(_Observation):
         self, *, output: Any = None, status_message: str | None = None, level: str | None = None
     ) -> None:
         """Mark the span as complete. Ending twice logs a warning and changes nothing."""
+        self._end(output, None, status_message, level)
+
+    def _end(self, output: Any, usage: Any, status_message: Any, level: Any) -> None:
         with internal_errors():
             if not self._check_open("end()"):
                 return
             self._ended = True
             if self._recording():
                 self._set(attrs.ASHR_OUTPUT, self._value(output))
+                if usage is not None:
+                    self._set_usage(usage)
                 self._finish(level, status_message)
 
-    def __enter__(self) -> Span:
-        with internal_errors():
-            self._enter()
-        return self
+    def _set_usage(self, usage: Any) -> None:
+        self._set(attrs.ASHR_USAGE, self._value(usage, content=False))
+        if isinstance(usage, Mapping):
+            for source, key in (
+                ("input_tokens", attrs.GEN_AI_USAGE_INPUT_TOKENS),
+                ("output_tokens", attrs.GEN_AI_USAGE_OUTPUT_TOKENS),
+            ):
+                count = usage.get(source)
+                if type(count) is int:
+                    self._set(key, count)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        with internal_errors():
-            if exc is not None and not self._ended:
-                self.end(level=ERROR, status_message=describe_exception(exc))
-            elif not self._ended:
-                self.end()
-        with internal_errors():
-            self._exit_context()
+    def _fail_on_exit(self, message: str) -> None:
+        self.end(level=ERROR, status_message=message)
 
 
 class Generation(Span):
@@ -273,35 +296,11 @@ class Generation(Span):
         level: str | None = None,
     ) -> None:
         """Mark complete with token usage (``{"input_tokens": int, "output_tokens": int}``)."""
-        with internal_errors():
-            if not self._check_open("end()"):
-                return
-            self._ended = True
-            if self._recording():
-                self._set(attrs.ASHR_OUTPUT, self._value(output))
-                self._set_usage(usage)
-                self._finish(level, status_message)
-
-    def __enter__(self) -> Generation:
-        with internal_errors():
-            self._enter()
-        return self
-
-    def _set_usage(self, usage: Any) -> None:
-        if usage is None:
-            return
-        self._set(attrs.ASHR_USAGE, self._value(usage, content=False))
-        if isinstance(usage, Mapping):
-            for source, key in (
-                ("input_tokens", attrs.GEN_AI_USAGE_INPUT_TOKENS),
-                ("output_tokens", attrs.GEN_AI_USAGE_OUTPUT_TOKENS),
-            ):
-                count = usage.get(source)
-                if type(count) is int:
-                    self._set(key, count)
+        self._end(output, usage, status_message, level)
 
 
 _Child = Any  # Span or Generation; kept loose because Generation.end widens Span.end
+_O = TypeVar("_O", bound=_Observation)
 
 
 class Trace(_Observation):
@@ -351,26 +350,10 @@ class Trace(_Observation):
                 child._ended = True
                 child._finish(None, None)
 
-    def __enter__(self) -> Trace:
-        with internal_errors():
-            self._enter()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        with internal_errors():
-            if exc is not None and not self._ended:
-                if self._recording():
-                    self._span.set_status(Status(StatusCode.ERROR, describe_exception(exc)))
-                self.end(output={"error": describe_exception(exc)})
-            elif not self._ended:
-                self.end()
-        with internal_errors():
-            self._exit_context()
+    def _fail_on_exit(self, message: str) -> None:
+        if self._recording():
+            self._span.set_status(Status(StatusCode.ERROR, message))
+        self.end(output={"error": message})
 
 
 def start_observation(

@@ -11,7 +11,6 @@ stopped by a finalizer (no thread or socket leak, F16).
 from __future__ import annotations
 
 import functools
-import random
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,7 +19,8 @@ from opentelemetry import trace as otel_trace
 
 from .._safety import internal_errors
 from ._decorators import ObsType, make_observe
-from ._provider import TracingRuntime
+from ._processor import empty_report
+from ._provider import TracingRuntime, noop_root_span
 from ._ratelimit import warn_limited
 from ._spans import Trace, start_trace
 
@@ -31,21 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["TracingMethods"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-
-_EMPTY_REPORT: dict[str, Any] = {
-    "sent": 0,
-    "pending": 0,
-    "dropped": 0,
-    "failed": 0,
-    "complete": True,
-    "reasons": {},
-}
-
-
-def _noop_root_span() -> otel_trace.Span:
-    ids = random.getrandbits(128) or 1, random.getrandbits(64) or 1
-    return otel_trace.NonRecordingSpan(otel_trace.SpanContext(ids[0], ids[1], False))
-
 
 class TracingMethods:
     """``trace()``, ``flush()``, ``observe()``, ``tracer_provider`` for ``AshrLabsClient``."""
@@ -113,7 +98,7 @@ class TracingMethods:
                     tags=tags,
                 )
         if trace is None:  # closed, or an internal failure (logged): a no-op trace
-            trace = Trace(runtime, _noop_root_span(), None)
+            trace = Trace(runtime, noop_root_span(), None)
         return trace
 
     def flush(self, timeout: float | None = None) -> dict[str, Any]:
@@ -128,7 +113,7 @@ class TracingMethods:
         nothing is pending; ``reasons`` counts per cause (``connection``, ``timeout``,
         ``http_<status>``, ``queue_full``, ``trace_too_large``, ...).
         """
-        report: dict[str, Any] = dict(_EMPTY_REPORT)
+        report = empty_report()
         with internal_errors():
             report = self._tracing.flush(timeout)
         return report

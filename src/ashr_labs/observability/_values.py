@@ -40,6 +40,7 @@ __all__ = [
     "prepare_value",
     "redact_text",
     "safe_type_name",
+    "text_of",
     "to_json_value",
 ]
 
@@ -265,11 +266,8 @@ class _Walker:
             return as_float if type(as_float) is str else json.dumps(as_float)
         if key is None or type(key) in (bool, int):
             return json.dumps(key)
-        try:
-            text = str(key)
-            if type(text) is not str:
-                raise TypeError("__str__ returned a non-string")
-        except Exception:
+        text = text_of(key)
+        if text is None:
             return _placeholder(key, "unprintable key")
         return self._text(text)
 
@@ -285,12 +283,19 @@ def _has_state(obj: Any) -> bool:
         return False
 
 
-def _safe_repr(obj: Any) -> str:
+def text_of(obj: Any, convert: Callable[[Any], str] = str) -> str | None:
+    """``str(obj)`` (or ``repr``) as an exact ``str``; None when it raises or gives anything else
+    (a ``str`` subclass could carry hostile methods)."""
     try:
-        text = repr(obj)
-        if type(text) is not str:
-            raise TypeError("__repr__ returned a non-string")
+        text = convert(obj)
     except Exception:
+        return None
+    return text if type(text) is str else None
+
+
+def _safe_repr(obj: Any) -> str:
+    text = text_of(obj, repr)
+    if text is None:
         return _placeholder(obj, "unrepresentable")
     if len(text) > MAX_REPR_CHARS:
         text = text[:MAX_REPR_CHARS] + "..."
@@ -310,22 +315,25 @@ def _structured_form(obj: Any, tp: type) -> list[tuple[Any, Any]] | None:
     dump = getattr(tp, "model_dump", None)
     if callable(dump):
         try:
-            data = obj.model_dump(mode="json")
+            return _fields(obj.model_dump(mode="json"))
         except Exception:  # a field JSON mode cannot render: take Python values, walk them
-            data = obj.model_dump()
-        return list(data.items()) if type(data) is dict else [("value", data)]
+            return _fields(obj.model_dump())
     if dataclasses.is_dataclass(tp):
         return [(f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj)]
     legacy = getattr(tp, "dict", None)
     if callable(legacy) and hasattr(tp, "__fields__"):
-        data = obj.dict()
-        return list(data.items()) if type(data) is dict else [("value", data)]
+        return _fields(obj.dict())
     if getattr(tp, "__repr__", None) is _OBJECT_REPR and _has_state(obj):
         state = object.__getattribute__(obj, "__dict__")
         if type(state) is dict:
             public = [(k, v) for k, v in state.items() if not str(k).startswith("_")]
             return public[:MAX_ITEMS]
     return None
+
+
+def _fields(data: Any) -> list[tuple[Any, Any]]:
+    """A model's dump as (key, value) pairs; a dump that is not a dict is one ``value``."""
+    return list(data.items()) if type(data) is dict else [("value", data)]
 
 
 def to_json_value(value: Any, *, redact: bool = True) -> Any:
