@@ -35,6 +35,7 @@ from ._args import (
     names_pair,
     status_of,
 )
+from ._iso import parse_iso_datetime
 
 __all__ = ["compare_args_with_schema"]
 
@@ -48,7 +49,7 @@ def _parse_instant(text: str) -> datetime | date | None:
     if len(candidate) < 8 or not candidate[:4].isdigit():
         return None
     try:
-        moment = datetime.fromisoformat(re.sub(r"[zZ]$", "+00:00", candidate))
+        moment = parse_iso_datetime(re.sub(r"[zZ]$", "+00:00", candidate))
     except ValueError:
         return None
     if len(candidate) <= 10 and "T" not in candidate.upper():
