@@ -1,10 +1,12 @@
-"""The distribution users install: a built wheel and an editable install, each in a fresh venv.
+"""The distributions users install: sdist, wheel and editable install, each in a fresh venv.
 
-The wheel must hold both import packages with their ``py.typed`` markers and every entry point
-(DESIGN.md section 1, STYLE.md section 8). Installed with its dependencies from the package index
-into a new venv, where neither ``openai`` nor ``anthropic`` is present, it imports, runs the
-``ashr-labs`` console script, serves the local server and answers a client from that same venv.
-Slow (two venvs, dependency installs): one venv per fixture, shared by the module's tests.
+The wheel (built from the sdist, as a release is) must hold both import packages with their
+``py.typed`` markers and every entry point (DESIGN.md section 1, STYLE.md section 8). Installed
+with its dependencies from the package index into a new venv, where neither ``openai`` nor
+``anthropic`` is present, it imports, runs the ``ashr-labs`` console script, serves the local
+server and answers a traced client from that same venv. The wheel venv is made three ways: on
+this interpreter, on the ``requires-python`` floor's interpreter (when the machine has one), and
+with every dependency at its declared floor. Slow (four venvs): each venv is a module fixture.
 """
 
 from __future__ import annotations
