@@ -99,16 +99,17 @@ class JobRunner:
             time.sleep(0.01)
 
     def _outstanding(self) -> str:
-        db = self.state.db
-        req = db.query_one(
-            "SELECT COUNT(*) AS n FROM requests WHERE request_status IN ('pending', 'processing')"
+        """What is queued or running, in words ("" when nothing); one query per poll."""
+        row = self.state.db.query_one(
+            "SELECT (SELECT COUNT(*) FROM requests"
+            "        WHERE request_status IN ('pending', 'processing')) AS requests,"
+            " (SELECT COUNT(*) FROM runs WHERE grading_status = 'pending') AS runs"
         )
-        runs = db.query_one("SELECT COUNT(*) AS n FROM runs WHERE grading_status = 'pending'")
         parts = []
-        if req and req["n"]:
-            parts.append(f"{req['n']} request(s)")
-        if runs and runs["n"]:
-            parts.append(f"{runs['n']} run(s) to grade")
+        if row is not None and row["requests"]:
+            parts.append(f"{row['requests']} request(s)")
+        if row is not None and row["runs"]:
+            parts.append(f"{row['runs']} run(s) to grade")
         return ", ".join(parts)
 
     def _out_of_attempts(self, sql: str, row_id: int) -> bool:
