@@ -57,8 +57,8 @@ def test_f01_backend_down_loses_every_trace_quietly(
 def test_f01_refused_connections_fail_the_next_traces_unmapped_then_probe_once(
     make_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After a refused connection, traces fail at once without being mapped or sent; when the
-    window ends, one trace is tried with one connection attempt (no retries)."""
+    """After a refused connection, traces fail at once without being buffered, mapped or sent;
+    when the window ends, one trace is tried with one connection attempt (no retries)."""
     from ashr_labs.observability import _exporter
 
     client = make_client(f"http://127.0.0.1:{closed_port()}", export_timeout_s=0.5)
@@ -83,13 +83,17 @@ def test_f01_refused_connections_fail_the_next_traces_unmapped_then_probe_once(
     assert report["failed"] == 1 and report["reasons"] == {"connection": 1}, report
     first_connects = len(connects)
     assert len(mapped) == 1 and first_connects >= 2  # the first failure is retried
+    exporter = client._tracing.exporter
+    exporter.max_buffered_bytes_seen = 0
     started = time.monotonic()
     for i in range(50):
-        client.trace(f"t{i}").end()
+        with client.trace(f"t{i}") as t:
+            t.span("child", input="x" * 1000).end()
     report = client.flush(3)
     assert time.monotonic() - started < 1.0
     assert report["failed"] == 51 and report["reasons"]["backend_unavailable"] == 50, report
     assert len(mapped) == 1 and len(connects) == first_connects
+    assert exporter.max_buffered_bytes_seen == 0  # children of a doomed trace are not kept
     client._tracing.exporter._down_until = 0.0  # the window is over
     client.trace("probe").end()
     report = client.flush(3)

@@ -234,11 +234,14 @@ class AshrSpanExporter(SpanExporter):
         if self._transport is None or self._shutdown:
             return SpanExportResult.SUCCESS if self._transport is None else SpanExportResult.FAILURE
         ready: list[_Ready] = []
+        now = time.monotonic()
         with self._lock:
+            # While the backend refuses connections, traces fail unmapped: keep only the roots.
+            down = now < self._down_until
             for span in spans:
-                self._add(span, ready)
+                self._add(span, ready, down)
             self._release_late(ready)
-            self._expire_locked(time.monotonic(), ready)
+            self._expire_locked(now, ready)
             self._in_flight += len(ready)
         return self._send_all(ready)
 
@@ -273,7 +276,7 @@ class AshrSpanExporter(SpanExporter):
         return True
 
     # -- buffering (under the lock) -----------------------------------------------------------
-    def _add(self, span: ReadableSpan, ready: list[_Ready]) -> None:
+    def _add(self, span: ReadableSpan, ready: list[_Ready], down: bool) -> None:
         context = span.context
         if context is None:
             return
@@ -290,7 +293,11 @@ class AshrSpanExporter(SpanExporter):
             buffer.late = trace_id in self._sent_roots
             self._buffers[trace_id] = buffer
         root = is_local_root(span)
-        size = _estimate_size(span)
+        if down and not root:
+            buffer.dropped += 1  # not kept: the trace cannot be sent, nor waits to be
+            buffer.relevant = buffer.relevant or is_relevant(span)
+            return
+        size = 0 if down else _estimate_size(span)
         over = (
             len(buffer.spans) >= self.options.max_spans_per_trace
             or buffer.size + size > self.options.max_trace_bytes
