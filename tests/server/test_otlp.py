@@ -27,13 +27,13 @@ from opentelemetry.trace import Status, StatusCode
 
 from ashr_labs.server import _otlp
 from tests.support import hypothesis_profile  # noqa: F401 - loads the "ci" profile
-from tests.support.traces import Rpc, new_tenant
+from tests.support.server_rpc import Tenant, new_tenant
 
 PROTOBUF = "application/x-protobuf"
 
 
 @pytest.fixture
-def tenant(local_server: Any) -> Rpc:
+def tenant(local_server: Any) -> Tenant:
     return new_tenant(local_server)
 
 
@@ -47,21 +47,21 @@ def recorder() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
     provider.shutdown()
 
 
-def exporter(tenant: Rpc, **kwargs: Any) -> OTLPSpanExporter:
+def exporter(tenant: Tenant, **kwargs: Any) -> OTLPSpanExporter:
     return OTLPSpanExporter(
         endpoint=tenant.url + "/v1/traces",
-        headers={"Authorization": f"Bearer {tenant.api_key}"},
+        headers={"Authorization": f"Bearer {tenant.key}"},
         timeout=5,
         **kwargs,
     )
 
 
 def post(
-    tenant: Rpc | None, body: bytes, content_type: str = PROTOBUF, **headers: str
+    tenant: Tenant | None, body: bytes, content_type: str = PROTOBUF, **headers: str
 ) -> requests.Response:
     sent = {"Content-Type": content_type, **headers}
     if tenant is not None:
-        sent.setdefault("Authorization", f"Bearer {tenant.api_key}")
+        sent.setdefault("Authorization", f"Bearer {tenant.key}")
     url = (tenant.url if tenant is not None else headers.pop("url")) + "/v1/traces"
     return requests.post(url, data=body, headers=sent, timeout=10)
 
@@ -119,7 +119,7 @@ def agent_run(provider: TracerProvider) -> None:
         root.add_event("guardrail-check", {"ashr.observation.input": json.dumps({"ok": True})})
 
 
-def test_stock_exporter_protobuf_trace_reads_back_mapped(tenant: Rpc, recorder: Any) -> None:
+def test_stock_exporter_protobuf_trace_reads_back_mapped(tenant: Tenant, recorder: Any) -> None:
     """Children exported before their root (as a batch processor does) merge into one trace:
     the root's ``ashr.trace.*`` fill the trace, GenAI spans become generations."""
     provider, memory = recorder
@@ -177,7 +177,7 @@ def test_stock_exporter_protobuf_trace_reads_back_mapped(tenant: Rpc, recorder: 
     assert tenant.ok("get_observability_tool_errors")["total"] == 1
 
 
-def test_stock_exporter_with_gzip(tenant: Rpc, recorder: Any) -> None:
+def test_stock_exporter_with_gzip(tenant: Tenant, recorder: Any) -> None:
     """``Content-Encoding: gzip`` from the stock exporter is inflated and stored."""
     provider, memory = recorder
     with provider.get_tracer("app").start_as_current_span("plain-root"):
@@ -189,7 +189,7 @@ def test_stock_exporter_with_gzip(tenant: Rpc, recorder: Any) -> None:
     assert [t["name"] for t in listed["traces"]] == ["plain-root"]
 
 
-def test_f57_the_same_batch_twice_leaves_one_copy(tenant: Rpc, recorder: Any) -> None:
+def test_f57_the_same_batch_twice_leaves_one_copy(tenant: Tenant, recorder: Any) -> None:
     """A re-sent batch upserts by span identity: one trace, each observation once."""
     provider, memory = recorder
     agent_run(provider)
@@ -227,7 +227,7 @@ def otlp_json_span(
     }
 
 
-def test_otlp_json_with_hex_ids_openllmetry_attributes_and_a_bad_span(tenant: Rpc) -> None:
+def test_otlp_json_with_hex_ids_openllmetry_attributes_and_a_bad_span(tenant: Tenant) -> None:
     """OTLP JSON (hex ids) maps like protobuf; OpenLLMetry's indexed prompt attributes become the
     generation's messages; a malformed span id is rejected with ``partial_success``."""
     trace = "5b8efff798038103d269b633813fc60c"
@@ -351,7 +351,7 @@ def status_of(response: requests.Response) -> status_pb2.Status:
     ],
 )
 def test_f57_bad_requests_get_an_otlp_status_not_the_rpc_envelope(
-    tenant: Rpc,
+    tenant: Tenant,
     body: bytes,
     content_type: str,
     headers: dict[str, str],
@@ -370,7 +370,9 @@ def test_f57_bad_requests_get_an_otlp_status_not_the_rpc_envelope(
     assert tenant.ok("list_observability_traces")["total"] == 0
 
 
-def test_f45_a_gzip_bomb_gets_413_and_the_server_keeps_serving(tenant: Rpc, recorder: Any) -> None:
+def test_f45_a_gzip_bomb_gets_413_and_the_server_keeps_serving(
+    tenant: Tenant, recorder: Any
+) -> None:
     """1 MB inflating to 1 GiB is cut at the decompression cap; a normal export then works."""
     response = post(tenant, gzip_bomb(), PROTOBUF, **{"Content-Encoding": "gzip"})
     assert response.status_code == 413
@@ -384,13 +386,13 @@ def test_f45_a_gzip_bomb_gets_413_and_the_server_keeps_serving(tenant: Rpc, reco
     assert tenant.ok("list_observability_traces")["total"] == 1
 
 
-def test_f45_an_oversized_content_length_gets_413_before_the_body(tenant: Rpc) -> None:
+def test_f45_an_oversized_content_length_gets_413_before_the_body(tenant: Tenant) -> None:
     """A declared 10 GB body is refused at once with an OTLP status, not read."""
     host, port = tenant.url.removeprefix("http://").rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.sendall(
             b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            + f"Authorization: Bearer {tenant.api_key}\r\n".encode()
+            + f"Authorization: Bearer {tenant.key}\r\n".encode()
             + b"Content-Length: 10000000000\r\n\r\n{}"
         )
         reply = b""
@@ -404,7 +406,7 @@ def test_f45_an_oversized_content_length_gets_413_before_the_body(tenant: Rpc) -
 
 def test_otlp_is_403_while_observability_is_off(local_server: Any, recorder: Any) -> None:
     """The feature flag gates OTLP ingest too; nothing is stored."""
-    tenant = new_tenant(local_server, features={"observability": False})
+    tenant = new_tenant(local_server, observability=False)
     provider, memory = recorder
     with provider.get_tracer("app").start_as_current_span("blocked"):
         pass
@@ -415,7 +417,9 @@ def test_otlp_is_403_while_observability_is_off(local_server: Any, recorder: Any
     assert tenant.ok("list_observability_traces")["total"] == 0
 
 
-def test_plain_and_exception_events_become_event_observations(tenant: Rpc, recorder: Any) -> None:
+def test_plain_and_exception_events_become_event_observations(
+    tenant: Tenant, recorder: Any
+) -> None:
     """Events of a plain span keep their attributes as metadata; ``exception`` is level ERROR."""
     provider, memory = recorder
     with provider.get_tracer("app").start_as_current_span("work") as work:
@@ -431,7 +435,7 @@ def test_plain_and_exception_events_become_event_observations(tenant: Rpc, recor
     assert by_name["exception"]["metadata"]["exception.type"] == "ValueError"
 
 
-def test_rpc_and_otlp_paths_share_one_store(tenant: Rpc, recorder: Any) -> None:
+def test_rpc_and_otlp_paths_share_one_store(tenant: Tenant, recorder: Any) -> None:
     """The same spans sent by our exporter's RPC payload and by OTLP make one trace with no
     duplicate observation: both paths use the span ids and the same event-id rule."""
     from ashr_labs.observability._mapping import build_trace_payload
@@ -467,9 +471,9 @@ def test_f40_the_key_never_reaches_the_log_or_the_database(
     with caplog.at_level(logging.DEBUG):
         assert post(tenant, encode_spans(memory.get_finished_spans()).SerializeToString()).ok
         assert post(tenant, b"\xff\xff", PROTOBUF).status_code == 400
-        revoked = tenant.api_key[:-1] + ("A" if tenant.api_key[-1] != "A" else "B")
+        revoked = tenant.key[:-1] + ("A" if tenant.key[-1] != "A" else "B")
         assert post(tenant, b"", PROTOBUF, Authorization=f"Bearer {revoked}").status_code == 401
-    key = tenant.api_key
+    key = tenant.key
     forms = {key, base64.b64encode(key.encode()).decode(), urllib.parse.quote(key), json.dumps(key)}
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert not [f for f in forms if f in logged]

@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from tests.support.traces import new_tenant
+from tests.support.server_rpc import new_tenant
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "otlp_to_local_server.py"
 
@@ -19,7 +19,7 @@ def test_the_otlp_example_exports_and_reads_its_trace_back(local_server: Any) ->
     spec.loader.exec_module(example)
     tenant = new_tenant(local_server)
 
-    trace = example.run(tenant.url, tenant.api_key)
+    trace = example.run(tenant.url, tenant.key)
 
     assert (trace["name"], trace["user_id"]) == ("answer-question", "user_42")
     assert [(o["type"], o["name"]) for o in trace["observations"]] == [

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from ashr_labs.server import _analytics
-from tests.support.traces import Rpc, new_tenant, published_trace, span
+from tests.support.server_rpc import Tenant, new_tenant
+from tests.support.traces import published_trace, span
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -19,7 +20,7 @@ def at(hours_ago: float, plus_ms: int = 0) -> str:
 
 
 @pytest.fixture(scope="module")
-def known(local_server: Any) -> tuple[Rpc, dict[str, str]]:
+def known(local_server: Any) -> tuple[Tenant, dict[str, str]]:
     """Four traces in a fresh tenant: three in the last 7 days, one 30 days old."""
     tenant = new_tenant(local_server)
 
@@ -77,7 +78,7 @@ def known(local_server: Any) -> tuple[Rpc, dict[str, str]]:
     return tenant, ids
 
 
-def test_overview_numbers_over_the_last_7_days(known: tuple[Rpc, dict[str, str]]) -> None:
+def test_overview_numbers_over_the_last_7_days(known: tuple[Tenant, dict[str, str]]) -> None:
     """Every overview field the reference names, from the three recent traces."""
     tenant, _ = known
     result = tenant.ok("get_observability_analytics", days=7)
@@ -95,7 +96,7 @@ def test_overview_numbers_over_the_last_7_days(known: tuple[Rpc, dict[str, str]]
     }
 
 
-def test_tool_performance_and_model_usage(known: tuple[Rpc, dict[str, str]]) -> None:
+def test_tool_performance_and_model_usage(known: tuple[Tenant, dict[str, str]]) -> None:
     """Per tool: calls, errors, error rate, latency; per model: calls, tokens, latency."""
     tenant, _ = known
     result = tenant.ok("get_observability_analytics", days=7)
@@ -139,7 +140,7 @@ def test_tool_performance_and_model_usage(known: tuple[Rpc, dict[str, str]]) -> 
     ]
 
 
-def test_a_wider_window_takes_the_old_trace_in(known: tuple[Rpc, dict[str, str]]) -> None:
+def test_a_wider_window_takes_the_old_trace_in(known: tuple[Tenant, dict[str, str]]) -> None:
     """``days`` sets the window: 60 days includes the 30-day-old trace."""
     tenant, _ = known
     overview = tenant.ok("get_observability_analytics", days=60)["overview"]
@@ -149,7 +150,7 @@ def test_a_wider_window_takes_the_old_trace_in(known: tuple[Rpc, dict[str, str]]
     assert tenant.ok("get_observability_tool_errors", days=60)["total"] == 2
 
 
-def test_errors_and_tool_errors_newest_first(known: tuple[Rpc, dict[str, str]]) -> None:
+def test_errors_and_tool_errors_newest_first(known: tuple[Tenant, dict[str, str]]) -> None:
     """Error traces in the window, most recent first, paged; tool errors only failed tools."""
     tenant, ids = known
     errors = tenant.ok("get_observability_errors", days=7, limit=50, page=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.traces import new_tenant
+from tests.support.server_rpc import new_tenant
 
 
 def test_our_client_traces_into_the_local_server_and_reads_back(local_server: Any) -> None:
@@ -12,7 +12,7 @@ def test_our_client_traces_into_the_local_server_and_reads_back(local_server: An
     from ashr_labs import AshrLabsClient
 
     tenant = new_tenant(local_server)
-    client = AshrLabsClient(api_key=tenant.api_key, base_url=tenant.url)
+    client = AshrLabsClient(api_key=tenant.key, base_url=tenant.url)
     try:
         with client.trace("handle", user_id="u1", session_id="s1", tags=["x"]) as trace:
             messages = [{"role": "user", "content": "hi"}]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.support.published_client import run_published
-from tests.support.traces import new_tenant
+from tests.support.server_rpc import new_tenant
 
 SCRIPT = r"""
 import json, sys
@@ -54,7 +54,7 @@ print(json.dumps(out))
 def test_published_client_trace_ingests_and_reads_back(local_server: Any) -> None:
     """``Trace`` of 0.2.1 → our ingest → its own query methods see every observation."""
     tenant = new_tenant(local_server)
-    out = run_published(SCRIPT, tenant.api_key, tenant.url)
+    out = run_published(SCRIPT, tenant.key, tenant.url)
 
     assert out["trace_id"] and len(out["trace_id"]) == 32
     trace = out["got"]["trace"]

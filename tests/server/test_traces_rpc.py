@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from ashr_labs.server._rpc import FORBIDDEN_MESSAGE
 from tests.support import hypothesis_profile  # noqa: F401 - loads the "ci" profile
-from tests.support.traces import Rpc, new_tenant, published_trace, span, trace_id
+from tests.support.server_rpc import Tenant, new_tenant
+from tests.support.traces import published_trace, span, trace_id
 
 QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("list_observability_traces", {"limit": 50, "page": 1}),
@@ -25,11 +26,11 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
 
 
 @pytest.fixture
-def tenant(local_server: Any) -> Rpc:
+def tenant(local_server: Any) -> Tenant:
     return new_tenant(local_server)
 
 
-def test_ingest_published_shape_gets_a_server_id_and_reads_back(tenant: Rpc) -> None:
+def test_ingest_published_shape_gets_a_server_id_and_reads_back(tenant: Tenant) -> None:
     """The published client's body (no id) is stored as sent and read back with every key."""
     gen = span(
         "classify",
@@ -119,7 +120,7 @@ def test_ingest_published_shape_gets_a_server_id_and_reads_back(tenant: Rpc) -> 
     assert trace["total_tokens"] == 62 and trace["tool_calls"] == 1
 
 
-def test_ingest_our_shape_keeps_the_client_trace_id(tenant: Rpc) -> None:
+def test_ingest_our_shape_keeps_the_client_trace_id(tenant: Tenant) -> None:
     """Our exporter's extra keys (OTel id, times, input, partial marks) are optional and kept."""
     tid = trace_id().upper()
     body = published_trace(
@@ -143,7 +144,7 @@ def test_ingest_our_shape_keeps_the_client_trace_id(tenant: Rpc) -> None:
     assert (trace["incomplete"], trace["dropped_spans"]) == (True, 2)
 
 
-def test_f10_a_retried_ingest_leaves_one_trace_without_duplicates(tenant: Rpc) -> None:
+def test_f10_a_retried_ingest_leaves_one_trace_without_duplicates(tenant: Tenant) -> None:
     """The same trace sent twice (a retry after a lost reply): one trace, each observation once."""
     tid = trace_id()
     body = published_trace("retry", [span("a"), span("b", kind="generation")], id=tid)
@@ -155,7 +156,7 @@ def test_f10_a_retried_ingest_leaves_one_trace_without_duplicates(tenant: Rpc) -
     assert sorted(o["name"] for o in trace["observations"]) == ["a", "b"]
 
 
-def test_f10_a_partial_send_then_the_complete_one_merge(tenant: Rpc) -> None:
+def test_f10_a_partial_send_then_the_complete_one_merge(tenant: Tenant) -> None:
     """A partial (abandoned) send, the full trace, then a late partial retry: one full trace."""
     tid = trace_id()
     first = span("slow", end=None)
@@ -176,7 +177,7 @@ def test_f10_a_partial_send_then_the_complete_one_merge(tenant: Rpc) -> None:
     assert by_name["slow"]["output"] == {"ok": True}
 
 
-def test_f10_concurrent_sends_of_one_trace_merge_into_one(tenant: Rpc) -> None:
+def test_f10_concurrent_sends_of_one_trace_merge_into_one(tenant: Tenant) -> None:
     """Eight threads send pieces (and repeats) of one trace at once: one trace, each
     observation exactly once."""
     from concurrent.futures import ThreadPoolExecutor
@@ -188,7 +189,7 @@ def test_f10_concurrent_sends_of_one_trace_merge_into_one(tenant: Rpc) -> None:
         answers = list(
             pool.map(lambda b: tenant.call("ingest_observability_trace", trace=b), bodies)
         )
-    assert all(status == 200 for status, _ in answers), answers
+    assert all(answer.status == 200 for answer in answers), answers
     trace = tenant.ok("get_observability_trace", trace_id=tid)["trace"]
     names = [o["name"] for o in trace["observations"]]
     assert sorted(names) == sorted(f"s{i}-{j}" for i in range(4) for j in range(5))
@@ -210,9 +211,9 @@ def test_f44_a_trace_id_reused_by_another_tenant_stays_separate(local_server: An
     assert (trace_a["name"], len(trace_a["observations"])) == ("from-a", 1)
     assert (trace_b["name"], len(trace_b["observations"])) == ("from-b", 2)
     assert [t["name"] for t in a.ok("list_observability_traces")["traces"]] == ["from-a"]
-    assert c.error("get_observability_trace", 403, trace_id=tid) == FORBIDDEN_MESSAGE
+    assert c.error(403, "get_observability_trace", trace_id=tid) == FORBIDDEN_MESSAGE
     assert c.ok("list_observability_traces")["total"] == 0
-    assert "not found" in c.error("get_observability_trace", 404, trace_id=trace_id())
+    assert "not found" in c.error(404, "get_observability_trace", trace_id=trace_id())
 
 
 def test_f44_a_foreign_body_tenant_id_is_403_and_changes_nothing(local_server: Any) -> None:
@@ -221,7 +222,7 @@ def test_f44_a_foreign_body_tenant_id_is_403_and_changes_nothing(local_server: A
     a, b = new_tenant(local_server), new_tenant(local_server)
     body = published_trace("t", [span("a")])
     for function, params in [*QUERIES, ("ingest_observability_trace", {"trace": body})]:
-        message = a.error(function, 403, tenant_id=b.tenant_id, **params)
+        message = a.error(403, function, tenant_id=b.tenant_id, **params)
         assert message == FORBIDDEN_MESSAGE
     assert b.ok("list_observability_traces")["total"] == 0
     a.ok("ingest_observability_trace", trace=body, tenant_id=a.tenant_id)
@@ -273,15 +274,15 @@ def test_f44_a_foreign_body_tenant_id_is_403_and_changes_nothing(local_server: A
     ],
 )
 def test_ingest_rejects_bad_shapes_with_422_naming_the_field(
-    tenant: Rpc, trace: Any, message: str
+    tenant: Tenant, trace: Any, message: str
 ) -> None:
     """Bad trace bodies get a 422 whose message names the field path; nothing is stored."""
     params = {} if trace is None else {"trace": trace}
-    assert tenant.error("ingest_observability_trace", 422, **params).startswith(message)
+    assert tenant.error(422, "ingest_observability_trace", **params).startswith(message)
     assert tenant.ok("list_observability_traces")["total"] == 0
 
 
-def test_timestamps_are_normalised_when_parseable_and_kept_otherwise(tenant: Rpc) -> None:
+def test_timestamps_are_normalised_when_parseable_and_kept_otherwise(tenant: Tenant) -> None:
     """Offsets become UTC with six fraction digits; unparseable text is stored as given."""
     obs = [
         span("a", start="2026-01-01T01:00:00.5+01:00", end="2026-01-01T00:00:01"),
@@ -296,7 +297,7 @@ def test_timestamps_are_normalised_when_parseable_and_kept_otherwise(tenant: Rpc
     assert got[1]["start_time"] == "yesterday"
 
 
-def test_list_filters_pages_newest_first_and_matches_literally(tenant: Rpc) -> None:
+def test_list_filters_pages_newest_first_and_matches_literally(tenant: Tenant) -> None:
     """user/session filters match exact values (F48); pages of ``limit`` newest first; totals."""
     for hour in range(5):
         obs = [span("s", start=f"2026-02-01T0{hour}:00:00Z", end=f"2026-02-01T0{hour}:00:01Z")]
@@ -339,33 +340,33 @@ def test_list_filters_pages_newest_first_and_matches_literally(tenant: Rpc) -> N
 
 
 @pytest.mark.parametrize("limit", [0, 101, True, "5", 2**70, 1.5])
-def test_list_limit_outside_1_to_100_is_422(tenant: Rpc, limit: Any) -> None:
+def test_list_limit_outside_1_to_100_is_422(tenant: Tenant, limit: Any) -> None:
     """``limit`` must be an integer 1–100 (the seed's maximum), else 422 naming it."""
-    assert tenant.error("list_observability_traces", 422, limit=limit).startswith("limit: ")
+    assert tenant.error(422, "list_observability_traces", limit=limit).startswith("limit: ")
 
 
 @pytest.mark.parametrize("params", [{"page": 0}, {"days": 0}, {"days": "7"}])
-def test_paging_and_days_are_validated(tenant: Rpc, params: dict[str, Any]) -> None:
+def test_paging_and_days_are_validated(tenant: Tenant, params: dict[str, Any]) -> None:
     """``page`` and ``days`` start at 1; bad values are 422 naming the parameter."""
     name = next(iter(params))
     fn = "list_observability_traces" if name == "page" else "get_observability_errors"
-    assert tenant.error(fn, 422, **params).startswith(f"{name}: ")
+    assert tenant.error(422, fn, **params).startswith(f"{name}: ")
 
 
 def test_every_observability_call_is_403_while_the_feature_is_off(local_server: Any) -> None:
     """With the tenant flag off, queries and ingest answer 403; turning it on restores them."""
-    tenant = new_tenant(local_server, features={"observability": False})
+    tenant = new_tenant(local_server, observability=False)
     calls = [*QUERIES, ("ingest_observability_trace", {"trace": published_trace("t", [span("a")])})]
     for function, params in calls:
-        assert "observability" in tenant.error(function, 403, **params)
+        assert "observability" in tenant.error(403, function, **params)
     local_server.set_feature(tenant.tenant_id, "observability", True)
     tenant.ok("ingest_observability_trace", trace=published_trace("t", [span("a")]))
     assert tenant.ok("list_observability_traces")["total"] == 1
     local_server.set_feature(tenant.tenant_id, "observability", False)
-    tenant.error("list_observability_traces", 403)
+    tenant.error(403, "list_observability_traces")
 
 
-def test_f24_hostile_values_round_trip_as_strict_json(tenant: Rpc) -> None:
+def test_f24_hostile_values_round_trip_as_strict_json(tenant: Tenant) -> None:
     """NaN/Infinity tokens become null, lone surrogates U+FFFD, huge ints survive (F24, F49)."""
     raw = (
         '{"function": "ingest_observability_trace", "trace": {"name": "h\\ud800", '
@@ -378,14 +379,14 @@ def test_f24_hostile_values_round_trip_as_strict_json(tenant: Rpc) -> None:
         tenant.url,
         data=raw.encode(),
         timeout=10,
-        headers={"Authorization": f"Bearer {tenant.api_key}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {tenant.key}", "Content-Type": "application/json"},
     )
     assert response.status_code == 200, response.text
     tid = response.json()["trace_id"]
     reply = requests.post(
         tenant.url,
         timeout=10,
-        headers={"Authorization": f"Bearer {tenant.api_key}"},
+        headers={"Authorization": f"Bearer {tenant.key}"},
         data=json.dumps({"function": "get_observability_trace", "trace_id": tid}),
     )
     trace = json.loads(reply.text, parse_constant=lambda token: pytest.fail(f"token {token}"))
@@ -400,7 +401,7 @@ def test_f24_hostile_values_round_trip_as_strict_json(tenant: Rpc) -> None:
     assert trace["observations"][0]["metadata"] == {"deep": [[[1]]]}
 
 
-def test_errors_list_only_traces_with_an_error(tenant: Rpc) -> None:
+def test_errors_list_only_traces_with_an_error(tenant: Tenant) -> None:
     """``get_observability_errors`` returns traces with an ERROR observation; tool errors only
     failed tools; both newest first with totals."""
     now_ish = "2099-01-01T00:00:00Z"  # far future: inside any window that ends now or later
@@ -440,13 +441,13 @@ _json_like = st.recursive(
 
 
 @pytest.fixture(scope="module")
-def shared_tenant(local_server: Any) -> Rpc:
+def shared_tenant(local_server: Any) -> Tenant:
     return new_tenant(local_server)
 
 
 @given(value=_json_like, name=_text)
 def test_f24_any_json_like_value_round_trips_through_ingest(
-    shared_tenant: Rpc, value: Any, name: str
+    shared_tenant: Tenant, value: Any, name: str
 ) -> None:
     """Hypothesis values (surrogates, NaN, huge ints) sent the published client's way (NaN
     tokens, ASCII escapes) read back as strict JSON with the documented replacements."""
@@ -455,7 +456,7 @@ def test_f24_any_json_like_value_round_trips_through_ingest(
     reply = requests.post(
         shared_tenant.url,
         data=json.dumps({"function": "get_observability_trace", "trace_id": tid}),
-        headers={"Authorization": f"Bearer {shared_tenant.api_key}"},
+        headers={"Authorization": f"Bearer {shared_tenant.key}"},
         timeout=10,
     )
     trace = json.loads(reply.text, parse_constant=lambda token: pytest.fail(token))["trace"]
