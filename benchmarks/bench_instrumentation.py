@@ -9,7 +9,8 @@ rounds interleave the modes so machine noise hits them alike. Every mode exports
     python benchmarks/bench_instrumentation.py [--calls 200] [--rounds 3] [--peer-python PY]
 
 ``--peer-python`` names an interpreter where the peer packages import (they may need a separate
-venv); a mode that cannot be imported is reported as such, with the reason.
+venv); the peers' added time is then taken against an uninstrumented run in that interpreter
+(``none-peer``). A mode that cannot be imported is reported as such, with the reason.
 """
 
 from __future__ import annotations
@@ -112,42 +113,54 @@ def main() -> None:
         mode, kind, calls = args.child
         print(json.dumps(child(mode, kind, int(calls))))
         return
-    pythons = {
-        "none": sys.executable,
-        "ashr": sys.executable,
-        "openllmetry": args.peer_python,
-        "contrib": args.peer_python,
+    peer = args.peer_python
+    # The peers are measured against an uninstrumented run in their own interpreter.
+    runs = {
+        "none": (sys.executable, "none"),
+        "ashr": (sys.executable, "ashr"),
+        "none-peer": (peer, "none"),
+        "openllmetry": (peer, "openllmetry"),
+        "contrib": (peer, "contrib"),
+    }
+    if peer == sys.executable:
+        del runs["none-peer"]
+    baseline_of = {
+        name: "none-peer" if python != sys.executable else "none"
+        for name, (python, _) in runs.items()
     }
     results: dict[tuple[str, str], list[float]] = {}
     errors: dict[str, str] = {}
     for _ in range(args.rounds):
         for kind in KINDS:
-            for mode in MODES:
-                if mode in errors:
+            for name, (python, mode) in runs.items():
+                if name in errors:
                     continue
-                out = _run_child(pythons[mode], mode, kind, args.calls)
+                out = _run_child(python, mode, kind, args.calls)
                 if "error" in out:
-                    errors[mode] = out["error"]
+                    errors[name] = out["error"]
                     continue
-                results.setdefault((mode, kind), []).append(out["median_us"])
+                results.setdefault((name, kind), []).append(out["median_us"])
     print(f"calls per child: {args.calls}, rounds: {args.rounds} (medians of per-call medians)")
     for kind in KINDS:
-        base = statistics.median(results[("none", kind)])
-        print(f"\n{kind}: uninstrumented {base:,.0f} us per call")
-        for mode in MODES[1:]:
-            if mode in errors:
-                print(f"  {mode:12s} not measured: {errors[mode]}")
+        added: dict[str, float] = {}
+        print(f"\n{kind}:")
+        for name in runs:
+            if name in errors:
+                print(f"  {name:12s} not measured: {errors[name]}")
                 continue
-            value = statistics.median(results[(mode, kind)])
+            value = statistics.median(results[(name, kind)])
+            if name.startswith("none"):
+                print(f"  {name:12s} {value:,.0f} us per call (uninstrumented)")
+                continue
+            base = statistics.median(results[(baseline_of[name], kind)])
+            added[name] = value - base
             print(
-                f"  {mode:12s} {value:,.0f} us  added {value - base:+,.0f} us  "
+                f"  {name:12s} {value:,.0f} us  added {value - base:+,.0f} us  "
                 f"({value / base:.2f}x uninstrumented)"
             )
-        if ("ashr", kind) in results and ("openllmetry", kind) in results:
-            ours = statistics.median(results[("ashr", kind)]) - base
-            theirs = statistics.median(results[("openllmetry", kind)]) - base
-            if theirs > 0:
-                print(f"  added time, ours / OpenLLMetry: {ours / theirs:.2f}")
+        for peer_name in ("openllmetry", "contrib"):
+            if "ashr" in added and added.get(peer_name, 0) > 0:
+                print(f"  added time, ours / {peer_name}: {added['ashr'] / added[peer_name]:.2f}")
 
 
 if __name__ == "__main__":
