@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from ashr_labs.server import LocalServer
+from tests.support.configs import run_result
 from tests.support.server_rpc import Tenant, new_tenant, post
 
 CONFIG: dict[str, Any] = {
@@ -100,16 +101,6 @@ def test_f58_generator_crash_fails_the_request_with_a_reference(
     assert done["error"].startswith("internal error while generating the dataset (ref ")
 
 
-def _run_doc() -> dict[str, Any]:
-    return {
-        "tests": [{"test_id": "s1", "status": "completed", "action_results": []}],
-        "status": "completed",
-        "started_at": None,
-        "completed_at": None,
-        "aggregate_metrics": {"total_tests": 1, "tests_passed": 1, "tests_failed": 0},
-    }
-
-
 class _GradingError(Exception):
     pass
 
@@ -123,7 +114,7 @@ def test_f58_failing_grader_marks_the_run_failed(
         raise _GradingError("tests[0]: no action results to grade")
 
     _fake_module(monkeypatch, "_grading", GradingError=_GradingError, grade_run=grade_run)
-    run = t.ok("create_run", dataset_id=t.add_dataset(), result=_run_doc())["run"]
+    run = t.ok("create_run", dataset_id=t.add_dataset(), result=run_result())["run"]
     local_server.wait_idle(20)
     got = t.ok("get_run", run_id=run["id"])["run"]
     assert got["grading_status"] == "failed"
@@ -147,7 +138,7 @@ def test_grading_uses_the_agent_config_and_fills_tests_passed(
     cfg = {"grading_config": {"text_similarity_threshold": 0.3}}
     agent = t.ok("create_agent", name="grader-agent", config=cfg)["agent"]
     ds = t.add_dataset(agent_id=agent["id"])
-    run = t.ok("create_run", dataset_id=ds, result=_run_doc())["run"]
+    run = t.ok("create_run", dataset_id=ds, result=run_result())["run"]
     assert run["grading_status"] == "pending"
     local_server.wait_idle(20)
     got = t.ok("get_run", run_id=run["id"])["run"]
@@ -159,7 +150,7 @@ def test_grading_uses_the_agent_config_and_fills_tests_passed(
 def test_real_grader_completes_a_run(t: Tenant, local_server: Any) -> None:
     """With the real grader (task H2) a run ends completed with tests_passed filled in."""
     pytest.importorskip("ashr_labs.server._grading")
-    run = t.ok("create_run", dataset_id=t.add_dataset(), result=_run_doc())["run"]
+    run = t.ok("create_run", dataset_id=t.add_dataset(), result=run_result())["run"]
     local_server.wait_idle(20)
     got = t.ok("get_run", run_id=run["id"])["run"]
     assert got["grading_status"] in ("completed", "failed")
@@ -231,7 +222,7 @@ def test_f58_sigkill_mid_job_then_restart_ends_terminal(
     url, key = _start_child(child_servers, tmp_path, delay=60)
     req = post(url, {"function": "create_request", "request_name": "k", "request": CONFIG}, key=key)
     request_id = req.json["request"]["id"]
-    run = post(url, {"function": "create_run", "dataset_id": None, "result": _run_doc()}, key=key)
+    run = post(url, {"function": "create_run", "dataset_id": None, "result": run_result()}, key=key)
     run_id = run.json["run"]["id"]
     _poll(
         url,
@@ -265,7 +256,7 @@ def test_f58_work_interrupted_too_often_ends_failed(tmp_path: Path) -> None:
     with LocalServer(data_dir=tmp_path, job_delay_s=60) as srv:
         t = Tenant(srv.url, srv.api_key, srv.default_tenant_id, srv)
         request_id = t.ok("create_request", request_name="x", request=CONFIG)["request"]["id"]
-        run_id = t.ok("create_run", dataset_id=None, result=_run_doc())["run"]["id"]
+        run_id = t.ok("create_run", dataset_id=None, result=run_result())["run"]["id"]
     # Simulate three crashes: attempts used up, rows left mid-flight.
     with LocalServer(data_dir=tmp_path, job_workers=1, job_delay_s=60) as srv:
         pass
@@ -312,7 +303,7 @@ def test_job_failing_outside_the_grader_ends_after_max_attempts(
     monkeypatch.setattr(JobRunner, "_grade", broken)
     with LocalServer(data_dir=tmp_path, max_job_attempts=2) as srv:
         t = Tenant(srv.url, srv.api_key, srv.default_tenant_id, srv)
-        run_id = t.ok("create_run", dataset_id=None, result=_run_doc())["run"]["id"]
+        run_id = t.ok("create_run", dataset_id=None, result=run_result())["run"]["id"]
         srv.wait_idle(20)
         run = t.ok("get_run", run_id=run_id)["run"]
         assert run["grading_status"] == "failed"
@@ -326,7 +317,7 @@ def test_llm_judge_is_used_when_configured(tmp_path: Path, monkeypatch: pytest.M
     port = closed.getsockname()[1]
     closed.close()
     monkeypatch.setenv("ASHR_LABS_LLM_BASE_URL", f"http://127.0.0.1:{port}/v1")
-    doc = _run_doc()
+    doc = run_result()
     doc["tests"][0]["action_results"] = [
         {
             "actor": "agent",

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from ashr_labs.server._rpc import FORBIDDEN_MESSAGE
+from tests.support.configs import run_result
 from tests.support.server_rpc import Tenant, new_tenant, table_counts
 
 RUN_KEYS = {"id", "created_at", "dataset", "tenant", "runner", "result", "grading_status"}
@@ -81,23 +82,6 @@ def t(local_server: Any) -> Tenant:
 @pytest.fixture
 def other(local_server: Any) -> Tenant:
     return new_tenant(local_server)
-
-
-def run_doc(passed: int = 1) -> dict[str, Any]:
-    return {
-        "tests": [{"test_id": "s1", "status": "completed", "action_results": []}],
-        "status": "completed",
-        "started_at": None,
-        "completed_at": None,
-        "aggregate_metrics": {
-            "total_tests": 1,
-            "tests_passed": passed,
-            "tests_failed": 0,
-            "total_tool_call_divergence": 0,
-            "total_response_divergence": 0,
-            "average_similarity_score": None,
-        },
-    }
 
 
 def request_config(**test_config: Any) -> dict[str, Any]:
@@ -190,7 +174,7 @@ def test_list_datasets_newest_first_with_cursor(t: Tenant, other: Tenant) -> Non
 def test_create_run_blanks_tests_passed_and_marks_pending(t: Tenant) -> None:
     """create_run stores the run with tests_passed null and grading_status pending (§3.3)."""
     ds = t.add_dataset()
-    run = t.ok("create_run", tenant_id=t.tenant_id, dataset_id=ds, result=run_doc())["run"]
+    run = t.ok("create_run", tenant_id=t.tenant_id, dataset_id=ds, result=run_result())["run"]
     assert RUN_KEYS <= set(run)
     assert run["grading_status"] == "pending"
     assert run["result"]["aggregate_metrics"]["tests_passed"] is None
@@ -205,21 +189,21 @@ def test_create_run_accepts_null_dataset_and_rejects_bad_result(
     t: Tenant, local_server: Any
 ) -> None:
     """run_and_deploy may send dataset_id null; a non-object result is a 422 that stores nothing."""
-    assert t.ok("create_run", dataset_id=None, result=run_doc())["run"]["dataset"] is None
+    assert t.ok("create_run", dataset_id=None, result=run_result())["run"]["dataset"] is None
     before = table_counts(local_server)
     assert t.error(422, "create_run", dataset_id=None, result=None) == (
         "result: expected an object, got null"
     )
-    assert t.error(422, "create_run", result=run_doc()).startswith("dataset_id: expected")
+    assert t.error(422, "create_run", result=run_result()).startswith("dataset_id: expected")
     assert table_counts(local_server) == before
 
 
 def test_run_access_list_and_delete(t: Tenant, other: Tenant) -> None:
     """Runs list newest first (filterable by dataset); delete removes; foreign ids get 403."""
     ds1, ds2 = t.add_dataset(), t.add_dataset()
-    r1 = t.ok("create_run", dataset_id=ds1, result=run_doc())["run"]["id"]
-    r2 = t.ok("create_run", dataset_id=ds2, result=run_doc())["run"]["id"]
-    r3 = t.ok("create_run", dataset_id=ds1, result=run_doc())["run"]["id"]
+    r1 = t.ok("create_run", dataset_id=ds1, result=run_result())["run"]["id"]
+    r2 = t.ok("create_run", dataset_id=ds2, result=run_result())["run"]["id"]
+    r3 = t.ok("create_run", dataset_id=ds1, result=run_result())["run"]["id"]
     assert [r["id"] for r in t.ok("list_runs", limit=50)["runs"]][:3] == [r3, r2, r1]
     assert [r["id"] for r in t.ok("list_runs", dataset_id=ds1)["runs"]] == [r3, r1]
     assert t.ok("list_runs", limit=1)["runs"][0]["id"] == r3
@@ -227,7 +211,7 @@ def test_run_access_list_and_delete(t: Tenant, other: Tenant) -> None:
         ("get_run", {"run_id": r1}),
         ("delete_run", {"run_id": r1}),
         ("list_runs", {"dataset_id": ds1}),
-        ("create_run", {"dataset_id": ds1, "result": run_doc()}),
+        ("create_run", {"dataset_id": ds1, "result": run_result()}),
     ]:
         assert other.error(403, fn, **params) == FORBIDDEN_MESSAGE
     assert other.ok("list_runs")["runs"] == []
@@ -239,15 +223,15 @@ def test_run_access_list_and_delete(t: Tenant, other: Tenant) -> None:
 def test_create_run_idempotency_key_replays_first_answer(t: Tenant, local_server: Any) -> None:
     """A repeated idempotency_key returns the first run; other keys and no key create anew (F37)."""
     ds = t.add_dataset()
-    first = t.ok("create_run", dataset_id=ds, result=run_doc(), idempotency_key="k-1")
-    again = t.ok("create_run", dataset_id=ds, result=run_doc(), idempotency_key="k-1")
+    first = t.ok("create_run", dataset_id=ds, result=run_result(), idempotency_key="k-1")
+    again = t.ok("create_run", dataset_id=ds, result=run_result(), idempotency_key="k-1")
     assert again == first
     assert (
-        t.ok("create_run", dataset_id=ds, result=run_doc(), idempotency_key="k-2")["run"]["id"]
+        t.ok("create_run", dataset_id=ds, result=run_result(), idempotency_key="k-2")["run"]["id"]
         != first["run"]["id"]
     )
-    a = t.ok("create_run", dataset_id=ds, result=run_doc())["run"]["id"]
-    b = t.ok("create_run", dataset_id=ds, result=run_doc())["run"]["id"]
+    a = t.ok("create_run", dataset_id=ds, result=run_result())["run"]["id"]
+    b = t.ok("create_run", dataset_id=ds, result=run_result())["run"]["id"]
     assert a != b
     assert len(t.ok("list_runs", dataset_id=ds)["runs"]) == 4
     agent1 = t.ok("create_agent", name="idem", idempotency_key="a")["agent"]

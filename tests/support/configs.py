@@ -1,6 +1,7 @@
-"""Generation configs and tool definitions several tests share, taken from the API reference.
+"""Documents several tests share: the API reference's generation configs and tools, and a
+minimal run result for ``create_run``.
 
-Tests read these as constants: deep-copy one before changing it.
+Tests read the constants as they are: deep-copy one before changing it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ __all__ = [
     "GENERATE_DATASET_EXAMPLE",
     "LOOKUP_ORDER_TOOL",
     "PROCESS_REFUND_TOOL",
+    "run_result",
 ]
 
 LOOKUP_ORDER_TOOL: dict[str, Any] = {
@@ -98,3 +100,21 @@ CREATE_REQUEST_EXAMPLE: dict[str, Any] = {
 }
 """The API reference's ``create_request`` example ``request``, verbatim (``expected_behaviors``
 included: our client sends it, the published one rejects it, the generator ignores it)."""
+
+
+def run_result(passed: int = 1) -> dict[str, Any]:
+    """A fresh one-test run result (protocol.md §4.4) with all six aggregate metrics."""
+    return {
+        "tests": [{"test_id": "s1", "status": "completed", "action_results": []}],
+        "status": "completed",
+        "started_at": None,
+        "completed_at": None,
+        "aggregate_metrics": {
+            "total_tests": 1,
+            "tests_passed": passed,
+            "tests_failed": 0,
+            "total_tool_call_divergence": 0,
+            "total_response_divergence": 0,
+            "average_similarity_score": None,
+        },
+    }
