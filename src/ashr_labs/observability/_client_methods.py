@@ -75,20 +75,16 @@ class ObservabilityMethods(TracingMethods):
         self, days: int = 7, limit: int = 50, page: int = 1
     ) -> dict[str, Any]:
         """Traces with errors, most recent first: ``{"status", "traces", "total"}``."""
-        return self._transport.call(
-            "get_observability_errors",
-            {"days": _int("days", days), "limit": _int("limit", limit), "page": _int("page", page)},
-        )
+        return self._error_page("get_observability_errors", days, limit, page)
 
     def get_observability_tool_errors(
         self, days: int = 7, limit: int = 50, page: int = 1
     ) -> dict[str, Any]:
         """Traces with tool failures, most recent first: ``{"status", "traces", "total"}``."""
+        return self._error_page("get_observability_tool_errors", days, limit, page)
+
+    def _error_page(self, function: str, days: int, limit: int, page: int) -> dict[str, Any]:
         return self._transport.call(
-            "get_observability_tool_errors",
+            function,
             {"days": _int("days", days), "limit": _int("limit", limit), "page": _int("page", page)},
         )
-
-    def _shutdown_tracing(self, timeout_s: float) -> None:
-        """Flush and stop this client's tracing within ``timeout_s``; called by ``close()``."""
-        TracingMethods._shutdown_tracing(self, timeout_s)

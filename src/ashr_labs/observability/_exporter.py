@@ -152,6 +152,7 @@ class AshrSpanExporter(SpanExporter):
         self._lock = threading.Lock()
         self._outcome_ready = threading.Condition(self._lock)
         self._buffers: collections.OrderedDict[int, _Buffer] = collections.OrderedDict()
+        self._late: set[int] = set()  # ids of buffers holding spans of a trace already sent
         self._pending_drops: dict[int, int] = {}
         self._outcomes: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
         # trace id -> span id of its Ashr root (or None), for spans that end after their trace.
@@ -169,9 +170,6 @@ class AshrSpanExporter(SpanExporter):
         self._shutdown = False
 
     # -- used by the processor ----------------------------------------------------------------
-    def options_flush_timeout_s(self) -> float:
-        return float(self.options.flush_timeout_s)
-
     def note_dropped(self, drops: Mapping[int, int]) -> None:
         """Spans of these traces (id -> count) never reached us: send those traces as partial."""
         with self._lock:
@@ -291,6 +289,8 @@ class AshrSpanExporter(SpanExporter):
             buffer = _Buffer(created=time.monotonic())
             buffer.dropped = self._pending_drops.pop(trace_id, 0)
             buffer.late = trace_id in self._sent_roots
+            if buffer.late:
+                self._late.add(trace_id)
             self._buffers[trace_id] = buffer
         root = is_local_root(span)
         if down and not root:
@@ -353,7 +353,8 @@ class AshrSpanExporter(SpanExporter):
             self._sent_roots.popitem(last=False)
 
     def _release_late(self, ready: list[_Ready]) -> None:
-        for trace_id in [tid for tid, buf in self._buffers.items() if buf.late]:
+        late, self._late = self._late, set()
+        for trace_id in late:
             released = self._release(trace_id, incomplete=True)
             if released is not None:
                 ready.append(released)

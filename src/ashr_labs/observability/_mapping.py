@@ -22,7 +22,6 @@ from opentelemetry.trace import StatusCode
 
 from .. import _attributes as attrs
 from ._values import (
-    capture_enabled,
     dumps_bounded,
     prepare_value,
     redact_text,
@@ -185,7 +184,6 @@ class _Mapper:
     ) -> None:
         self.options = options
         self.value_cap = value_cap
-        self.capture = capture_enabled(options)
         self.duplicates = duplicates
 
     def own(self, text: Any) -> Any:

@@ -138,7 +138,7 @@ class AshrBatchSpanProcessor(SpanProcessor):
                 self._wake.set()
 
     def shutdown(self) -> None:
-        self.shutdown_within(self.exporter.options_flush_timeout_s())
+        self.shutdown_within(self.exporter.options.flush_timeout_s)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return bool(self.flush(timeout_millis / 1000.0)["complete"])
@@ -210,11 +210,7 @@ class AshrBatchSpanProcessor(SpanProcessor):
     def flush(self, timeout_s: float) -> dict[str, Any]:
         """Ask the worker to export everything now; wait up to ``timeout_s``; return the report."""
         deadline = time.monotonic() + max(0.0, timeout_s)
-        worker_alive = self._worker is not None and self._worker.is_alive()
-        if worker_alive:
-            with self._lock:
-                self._flush_requested = True
-            self._wake.set()
+        if self.request_flush():
             with self._lock:
                 while not self._idle():
                     remaining = deadline - time.monotonic()
