@@ -3,6 +3,10 @@ local server, and an in-memory processor on ``client.tracer_provider`` for span 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -57,3 +61,55 @@ def traced(backend: ScriptedBackend, make_client: Callable[..., AshrLabsClient])
 def ingested(backend: ScriptedBackend) -> list[dict[str, Any]]:
     """The ``trace`` payloads the backend received."""
     return [b["trace"] for b in backend.bodies("ingest_observability_trace")]
+
+
+def exit_after_return(code: str, env: dict[str, str]) -> tuple[int, str, float]:
+    """Run ``code`` in a child until it prints ``returning``, then time its exit.
+
+    Returns the exit code, stderr, and the seconds from ``returning`` to the exit (the exit
+    flush and interpreter teardown).
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "returning"
+    returned_at = time.monotonic()
+    _, stderr = proc.communicate(timeout=30)
+    return proc.returncode, stderr, time.monotonic() - returned_at
+
+
+class Hostile:
+    """Every dunder a serialiser might call raises (F21)."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("repr")
+
+    def __str__(self) -> str:
+        raise RuntimeError("str")
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("eq")
+
+    def __hash__(self) -> int:
+        raise RuntimeError("hash")
+
+    def __len__(self) -> int:
+        raise RuntimeError("len")
+
+    def __iter__(self) -> Any:
+        raise RuntimeError("iter")
+
+
+class HostileKey:
+    """A dict key that hashes but cannot be printed (F21)."""
+
+    def __hash__(self) -> int:
+        return 1
+
+    def __str__(self) -> str:
+        raise RuntimeError("str")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.observability.conftest import CANARY_KEY
+from tests.observability.conftest import CANARY_KEY, exit_after_return
 from tests.support.scripted_backend import ScriptedBackend, Step, blackhole, closed_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,31 +62,19 @@ def test_f04_exit_with_the_backend_down_is_bounded_and_quiet(target: str) -> Non
     """Budget 1 s: exit 0 within slack, one loss line on stderr, no traceback, no new thread."""
     with blackhole() as hole:
         url = hole.url if target == "blackhole" else f"http://127.0.0.1:{closed_port()}"
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                textwrap.dedent(f"""
-                import sys
-                from ashr_labs import AshrLabsClient
-                client = AshrLabsClient(api_key={CANARY_KEY!r}, base_url={url!r},
-                                        flush_timeout_s=1.0, export_timeout_s=0.5)
-                for i in range(20):
-                    client.trace(f"t{{i}}").end()
-                print("returning", flush=True)
-            """),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=child_env(),
+        code, stderr, elapsed = exit_after_return(
+            f"""
+            import sys
+            from ashr_labs import AshrLabsClient
+            client = AshrLabsClient(api_key={CANARY_KEY!r}, base_url={url!r},
+                                    flush_timeout_s=1.0, export_timeout_s=0.5)
+            for i in range(20):
+                client.trace(f"t{{i}}").end()
+            print("returning", flush=True)
+            """,
+            child_env(),
         )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "returning"
-        returned_at = time.monotonic()
-        _, stderr = proc.communicate(timeout=15)
-        elapsed = time.monotonic() - returned_at
-    assert proc.returncode == 0, stderr
+    assert code == 0, stderr
     assert elapsed < 1.0 * 1.5 + 0.5 + 0.5, elapsed  # budget + slack + interpreter teardown
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "not delivered at exit" in lines[0], stderr
@@ -240,31 +228,19 @@ def test_f15_pool_workers_recycled_after_each_task_flush_their_traces(
 def test_f04_many_clients_share_one_exit_budget() -> None:
     """Three clients against a blackhole, 1 s budget each: the exit takes about 1 s, not 3."""
     with blackhole() as hole:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                textwrap.dedent(f"""
-                from ashr_labs import AshrLabsClient
-                clients = [AshrLabsClient(api_key={CANARY_KEY!r}, base_url={hole.url!r},
-                                          flush_timeout_s=1.0, export_timeout_s=5)
-                           for _ in range(3)]
-                for c in clients:
-                    for i in range(3):
-                        c.trace(f"t{{i}}").end()
-                print("returning", flush=True)
-            """),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=child_env(),
+        code, stderr, elapsed = exit_after_return(
+            f"""
+            from ashr_labs import AshrLabsClient
+            clients = [AshrLabsClient(api_key={CANARY_KEY!r}, base_url={hole.url!r},
+                                      flush_timeout_s=1.0, export_timeout_s=5)
+                       for _ in range(3)]
+            for c in clients:
+                for i in range(3):
+                    c.trace(f"t{{i}}").end()
+            print("returning", flush=True)
+            """,
+            child_env(),
         )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "returning"
-        returned_at = time.monotonic()
-        _, stderr = proc.communicate(timeout=15)
-        elapsed = time.monotonic() - returned_at
-    assert proc.returncode == 0, stderr
+    assert code == 0, stderr
     assert elapsed < 1.0 * 1.5 + 0.5 + 0.5, elapsed
     assert stderr.count("not delivered at exit") == 1 and "Traceback" not in stderr

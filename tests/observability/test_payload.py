@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from opentelemetry.sdk.trace import TracerProvider
 
 from ashr_labs import AshrLabsClient, observe
-from tests.observability.conftest import CANARY_KEY, ingested
+from tests.observability.conftest import CANARY_KEY, Hostile, HostileKey, ingested
 
 INGEST = "ingest_observability_trace"
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -145,25 +145,6 @@ def test_f36_processors_on_the_client_provider_see_masked_values(traced: Any, ba
     assert "my key [REDACTED]" in sent
 
 
-class _Hostile:
-    def __repr__(self) -> str:
-        raise RuntimeError("repr")
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        raise RuntimeError("eq")
-
-    def __hash__(self) -> int:
-        raise RuntimeError("hash")
-
-    def __len__(self) -> int:
-        raise RuntimeError("len")
-
-    def __iter__(self) -> Any:
-        raise RuntimeError("iter")
-
-
 class _BadStr(str):
     def __str__(self) -> str:
         raise RuntimeError("str")
@@ -179,22 +160,14 @@ class _BadInt(int):
 
 
 hostile = st.one_of(
-    st.builds(_Hostile),
+    st.builds(Hostile),
     st.builds(_BadStr, st.text(max_size=5)),
     st.builds(_BadInt, st.integers()),
-    st.builds(lambda: {_Key(): 1}),
+    st.builds(lambda: {HostileKey(): 1}),
     st.builds(lambda: iter([1])),
-    st.builds(lambda: [_Hostile(), {"": _Hostile()}]),
+    st.builds(lambda: [Hostile(), {"": Hostile()}]),
     st.text(st.characters(codec=None), max_size=5),
 )
-
-
-class _Key:
-    def __hash__(self) -> int:
-        return 7
-
-    def __str__(self) -> str:
-        raise RuntimeError("no key text")
 
 
 @settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -216,13 +189,11 @@ def test_f21_hostile_values_in_every_call_never_raise(
     assert backend.count(INGEST) == before + 1
     body = backend.bodies(INGEST)[-1]
     json.dumps(body, allow_nan=False)
-    if isinstance(value, _Hostile):
-        assert "<_Hostile: unrepresentable>" in json.dumps(body)
+    if isinstance(value, Hostile):
+        assert "<Hostile: unrepresentable>" in json.dumps(body)
 
 
-def test_f24_lone_surrogates_in_names_ids_and_tags_are_replaced(
-    traced: Any, backend: Any
-) -> None:
+def test_f24_lone_surrogates_in_names_ids_and_tags_are_replaced(traced: Any, backend: Any) -> None:
     """Names, user/session ids, tags, model and level with a lone surrogate: sent as U+FFFD."""
     client, memory = traced
     odd = "a\ud9bdb"

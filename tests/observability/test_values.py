@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from ashr_labs.observability import TracingOptions, prepare_value
 from ashr_labs.observability._values import MAX_DEPTH, TRUNCATED_KEY, dumps_bounded
+from tests.observability.conftest import Hostile, HostileKey
 
 
 def strict_loads(text: str) -> Any:
@@ -36,34 +37,6 @@ def depth_of(value: Any) -> int:
         elif isinstance(item, list):
             stack.extend((v, level + 1) for v in item)
     return depth
-
-
-class Hostile:
-    def __repr__(self) -> str:
-        raise RuntimeError("repr")
-
-    def __str__(self) -> str:
-        raise RuntimeError("str")
-
-    def __eq__(self, other: object) -> bool:
-        raise RuntimeError("eq")
-
-    def __hash__(self) -> int:
-        raise RuntimeError("hash")
-
-    def __len__(self) -> int:
-        raise RuntimeError("len")
-
-    def __iter__(self) -> Any:
-        raise RuntimeError("iter")
-
-
-class HostileKey:
-    def __hash__(self) -> int:
-        return 1
-
-    def __str__(self) -> str:
-        raise RuntimeError("str")
 
 
 class Color(enum.Enum):

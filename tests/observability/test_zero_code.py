@@ -10,14 +10,13 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.observability.conftest import CANARY_KEY
+from tests.observability.conftest import CANARY_KEY, exit_after_return
 from tests.support.scripted_backend import blackhole, closed_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,19 +113,8 @@ def test_f04_zero_code_exit_with_the_backend_down_is_bounded_with_one_loss_line(
     with blackhole() as hole:
         url = hole.url if target == "blackhole" else f"http://127.0.0.1:{closed_port()}"
         env = zero_code_env({"ASHR_LABS_API_KEY": CANARY_KEY, "ASHR_LABS_BASE_URL": url})
-        proc = subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(EXIT_APP.format(count=12))],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "returning"
-        returned_at = time.monotonic()
-        _, stderr = proc.communicate(timeout=30)
-        elapsed = time.monotonic() - returned_at
-    assert proc.returncode == 0, stderr
+        code, stderr, elapsed = exit_after_return(EXIT_APP.format(count=12), env)
+    assert code == 0, stderr
     assert elapsed < 1.0 * 1.5 + 0.5 + 0.5, elapsed  # budget + slack + interpreter teardown
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1, stderr

@@ -133,9 +133,7 @@ class AshrSpanExporter(SpanExporter):
         key = api_key if api_key is not None else os.environ.get(ASHR_LABS_API_KEY)
         url = base_url or os.environ.get(ASHR_LABS_BASE_URL) or DEFAULT_BASE_URL
         if not key:
-            logger.warning(
-                "ashr_labs: no API key (set %s); Ashr tracing is off", ASHR_LABS_API_KEY
-            )
+            logger.warning("ashr_labs: no API key (set %s); Ashr tracing is off", ASHR_LABS_API_KEY)
             return None
         try:
             timeout = float(os.environ.get(ASHR_LABS_TIMEOUT) or 30)

@@ -32,6 +32,7 @@ __all__ = ["TracingMethods"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
+
 class TracingMethods:
     """``trace()``, ``flush()``, ``observe()``, ``tracer_provider`` for ``AshrLabsClient``."""
 
