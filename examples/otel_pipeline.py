@@ -2,9 +2,11 @@
 
 ``client.tracer_provider`` is the provider the client traces into (its own, never installed
 globally). Any processor you add there sees every Ashr span, already masked and redacted, so
-the same spans can also go to a console, a file or any OTel backend. Here a
-``SimpleSpanProcessor`` with an in-memory exporter (swap in ``ConsoleSpanExporter`` or an OTLP
-exporter) receives the spans while Ashr receives the whole trace.
+the same spans can also go to a console, a file or any OTel backend. Trace-wide values (user
+and session ids, tags, the trace's name and metadata) ride on the trace's root span only, not on
+each child. Here a ``SimpleSpanProcessor`` with an in-memory exporter (swap in
+``ConsoleSpanExporter`` or an OTLP exporter) receives the spans while Ashr receives the whole
+trace.
 
     python examples/otel_pipeline.py          # uses a throwaway local server
 """
