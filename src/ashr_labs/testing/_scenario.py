@@ -148,12 +148,13 @@ def _actual_call(call: Any, where: str) -> dict[str, Any]:
     if not isinstance(name, str) or not name:
         raise InvalidAgentResponse(f"{where}.name: expected a non-empty string, got {name!r}")
     arguments = call.get("arguments")
-    parsed = isinstance(arguments, str)
+    parsed = False  # whether `arguments` is our own parse of the agent's JSON string
     if isinstance(arguments, str):
         try:
             arguments = json.loads(arguments) if arguments.strip() else {}
         except ValueError as exc:
             raise InvalidAgentResponse(f"{where}.arguments: not valid JSON ({exc})") from exc
+        parsed = True
     else:
         arguments = extract_tool_args(call)
     if not isinstance(arguments, dict):
