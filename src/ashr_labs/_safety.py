@@ -51,7 +51,10 @@ def is_strict() -> bool:
 
 
 def _log_once(exc: Exception) -> None:
-    key = f"{type(exc).__name__}:{exc!s:.200}" if _safe_str_ok(exc) else type(exc).__name__
+    try:
+        key = f"{type(exc).__name__}:{exc!s:.200}"
+    except Exception:  # a hostile __str__: the type alone
+        key = type(exc).__name__
     with _seen_lock:
         if key in _seen:
             return
@@ -60,14 +63,6 @@ def _log_once(exc: Exception) -> None:
         _seen.add(key)
     with suppress_instrumentation():
         logger.warning("ashr_labs internal error (tracing continues)", exc_info=exc)
-
-
-def _safe_str_ok(exc: BaseException) -> bool:
-    try:
-        str(exc)
-    except Exception:
-        return False
-    return True
 
 
 class _InternalErrors:

@@ -168,3 +168,35 @@ def test_trace_after_close_is_a_noop_with_a_warning(
     assert result["status"] == "disabled" and len(result["trace_id"]) == 32
     assert len([r for r in caplog.records if "closed client" in r.getMessage()]) == 1
     assert backend.count() == 0
+
+
+def test_internal_errors_are_logged_once_and_swallowed_even_when_unprintable(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With strict mode off the guard swallows its block's bug and logs each cause once; an
+    exception whose __str__ raises is logged under its type; BaseException passes through."""
+    from ashr_labs import _safety
+
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    _safety.set_strict(False)
+    with caplog.at_level(logging.WARNING, logger="ashr_labs"):
+        for _ in range(3):
+            with _safety.internal_errors():
+                raise Unprintable()
+            with _safety.internal_errors():
+                raise ValueError("a bug")
+        with pytest.raises(KeyboardInterrupt):
+            with _safety.internal_errors():
+                raise KeyboardInterrupt
+    logged = [r for r in caplog.records if "internal error" in r.getMessage()]
+    assert [type(r.exc_info[1]).__name__ for r in logged if r.exc_info] == [
+        "Unprintable",
+        "ValueError",
+    ]
+    _safety.set_strict(True)
+    with pytest.raises(ValueError):
+        with _safety.internal_errors():
+            raise ValueError("strict")
