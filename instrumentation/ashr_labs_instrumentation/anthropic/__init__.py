@@ -22,7 +22,8 @@ completions out of spans while model, token counts, timings and errors still go;
 on every value first; a secret redactor always runs.
 
 Note: ``anthropic`` 2.x makes its own ``CLIENT`` span per API call on the global provider
-(scope ``com.anthropic.sdk.python``); under our generation it nests as a child.
+(scope ``com.anthropic.sdk.python``); under our generation it nests as a child, which the
+exporter maps to a ``span`` observation, so each call is still one generation.
 """
 
 from __future__ import annotations
