@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 
@@ -39,7 +39,17 @@ class WrapTarget:
     """Older homes of the same class, tried in order when ``module`` lacks it."""
 
 
-class _BoundMethodWrapper(wrapt.BoundFunctionWrapper[..., Any]):
+# wrapt's classes are generic only in its type stubs and from 2.x on; subscript them for mypy
+# alone so that the declared floor (wrapt 1.16) imports this module too.
+if TYPE_CHECKING:
+    _BoundFunctionWrapper = wrapt.BoundFunctionWrapper[..., Any]
+    _FunctionWrapper = wrapt.FunctionWrapper[..., Any]
+else:
+    _BoundFunctionWrapper = wrapt.BoundFunctionWrapper
+    _FunctionWrapper = wrapt.FunctionWrapper
+
+
+class _BoundMethodWrapper(_BoundFunctionWrapper):
     """A patched bound method that copies and pickles the way a plain bound method does (F33)."""
 
     def __reduce_ex__(self, protocol: Any) -> Any:
@@ -52,7 +62,7 @@ class _BoundMethodWrapper(wrapt.BoundFunctionWrapper[..., Any]):
         return getattr(copy.deepcopy(self.__self__, memo), self.__name__)
 
 
-class _MethodWrapper(wrapt.FunctionWrapper[..., Any]):
+class _MethodWrapper(_FunctionWrapper):
     __bound_function_wrapper__ = _BoundMethodWrapper
 
     def __reduce_ex__(self, protocol: Any) -> Any:

@@ -20,7 +20,7 @@ import copy
 import inspect
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 
@@ -122,7 +122,14 @@ def _aclosing(name: str, reason: str = "closed") -> Callable[..., Any]:
     return method
 
 
-class CopyAsWrapped(wrapt.ObjectProxy[Any]):
+# Generic only in wrapt's stubs and 2.x: subscripted for mypy alone (wrapt 1.16 is our floor).
+if TYPE_CHECKING:
+    _ObjectProxy = wrapt.ObjectProxy[Any]
+else:
+    _ObjectProxy = wrapt.ObjectProxy
+
+
+class CopyAsWrapped(_ObjectProxy):
     """A proxy whose copies and pickles are those of the library's object: the same outcome as
     without instrumentation (F33), where a bare wrapt proxy would raise."""
 

@@ -67,13 +67,6 @@ FLOOR_TEXT = _requires_python_floor()
 FLOOR = tuple(int(part) for part in FLOOR_TEXT.split("."))
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2 * INSTALL_TIMEOUT_S + 120)]
-# A known bug, matched by its message only: any other failure at the floors still fails.
-WRAPT_SUBSCRIPT_BUG = (
-    "ashr_labs_instrumentation subclasses wrapt.FunctionWrapper[...] / ObjectProxy[...] at "
-    "import time, which needs wrapt>=2.2, but the declared floors allow wrapt 1.16 (and "
-    "opentelemetry-instrumentation<0.62b0 requires wrapt<2): subscript only under "
-    "TYPE_CHECKING, or raise both floors"
-)
 
 
 def _floor_interpreter() -> str | None:
@@ -187,11 +180,9 @@ def _fresh_venv(where: Path, *pip_args: str, base: str = sys.executable) -> Path
     return python
 
 
-def _import_check(python: Path, cwd: Path, *, known_bug: str | None = None) -> dict[str, Any]:
-    """IMPORT_CHECK's report; ``known_bug`` turns a "not subscriptable" failure into xfail."""
+def _import_check(python: Path, cwd: Path) -> dict[str, Any]:
+    """IMPORT_CHECK's report."""
     done = _completed([str(python), "-c", IMPORT_CHECK, *ENTRY_POINTS], cwd=cwd, timeout=60)
-    if known_bug is not None and done.returncode != 0 and "is not subscriptable" in done.stderr:
-        pytest.xfail(known_bug)
     result: dict[str, Any] = json.loads(_stdout(done).splitlines()[-1])
     return result
 
@@ -319,13 +310,10 @@ def test_wheel_holds_both_packages_typed_with_every_entry_point(wheel: Path) -> 
 
 
 def test_f34_wheel_venv_imports_both_packages_without_llm_libraries(
-    wheel_python: Path, tmp_path: Path, request: pytest.FixtureRequest
+    wheel_python: Path, tmp_path: Path
 ) -> None:
     """From the wheel, no openai/anthropic: both import, entry points load, nothing patched."""
-    lowest = request.node.callspec.params["wheel_python"] == "lowest-deps"
-    result = _import_check(
-        wheel_python, tmp_path, known_bug=WRAPT_SUBSCRIPT_BUG if lowest else None
-    )
+    result = _import_check(wheel_python, tmp_path)
     site_packages = str(wheel_python.parent.parent / "lib")
     assert all(f.startswith(site_packages) for f in result["files"]), result["files"]
     assert result["entry_points"] == ENTRY_POINTS
