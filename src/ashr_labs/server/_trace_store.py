@@ -433,58 +433,40 @@ def _write_trace(
     conn.execute(_TRACE_UPSERT, tuple(values[column] for column in _TRACE_WRITE_COLUMNS))
 
 
+_JSON_FIELDS = frozenset({"metadata", "tags", "input", "output", "usage"})
+"""Record fields stored as JSON text."""
+_TRACE_FIELDS = tuple(f.name for f in fields(TraceRecord) if f.name != "trace_id")
+_OBS_FIELDS = tuple(f.name for f in fields(ObservationRecord) if f.name != "id")
+_TRACE_RECORD_SELECT = (
+    f"SELECT {', '.join(_TRACE_FIELDS)}, created_at FROM obs_traces "  # noqa: S608
+    "WHERE tenant_id = ? AND trace_id = ?"
+)
+_OBS_COLUMNS = "observation_id, seq, " + ", ".join(_OBS_FIELDS)
+"""An observation row as read back: its id, its arrival ``seq``, then its record fields."""
+
+
+def _decoded(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    """Record fields from stored values (JSON text decoded)."""
+    return {
+        name: load_doc(value) if name in _JSON_FIELDS else value
+        for name, value in zip(names, values, strict=True)
+    }
+
+
 def _read_trace_record(
     conn: sqlite3.Connection, tenant_id: int, trace_id: str
 ) -> tuple[TraceRecord | None, str | None]:
-    row = conn.execute(
-        """SELECT name, user_id, session_id, metadata, tags, input, output, start_time, end_time,
-                  level, status_message, root_observation_id, incomplete, dropped_spans,
-                  created_at
-           FROM obs_traces WHERE tenant_id = ? AND trace_id = ?""",
-        (tenant_id, trace_id),
-    ).fetchone()
+    row = conn.execute(_TRACE_RECORD_SELECT, (tenant_id, trace_id)).fetchone()
     if row is None:
         return None, None
-    record = TraceRecord(
-        trace_id=trace_id,
-        name=row[0],
-        user_id=row[1],
-        session_id=row[2],
-        metadata=load_doc(row[3]),
-        tags=load_doc(row[4]),
-        input=load_doc(row[5]),
-        output=load_doc(row[6]),
-        start_time=row[7],
-        end_time=row[8],
-        level=row[9],
-        status_message=row[10],
-        root_observation_id=row[11],
-        incomplete=bool(row[12]),
-        dropped_spans=row[13],
-    )
-    return record, row[14]
-
-
-_OBS_COLUMNS = """observation_id, seq, type, name, parent_observation_id, input, output, metadata,
-    model, usage, level, status_message, start_time, end_time"""
+    values = _decoded(_TRACE_FIELDS, row[:-1])
+    values["incomplete"] = bool(values["incomplete"])
+    return TraceRecord(trace_id=trace_id, **values), row[-1]
 
 
 def _observation_from_row(row: Sequence[Any]) -> ObservationRecord:
-    return ObservationRecord(
-        id=row[0],
-        type=row[2],
-        name=row[3],
-        parent_observation_id=row[4],
-        input=load_doc(row[5]),
-        output=load_doc(row[6]),
-        metadata=load_doc(row[7]),
-        model=row[8],
-        usage=load_doc(row[9]),
-        level=row[10],
-        status_message=row[11],
-        start_time=row[12],
-        end_time=row[13],
-    )
+    """An ``_OBS_COLUMNS`` row as a record (``seq`` is the caller's)."""
+    return ObservationRecord(id=row[0], **_decoded(_OBS_FIELDS, row[2:]))
 
 
 def _read_observation_rows(
