@@ -169,6 +169,28 @@ def _dump(value: Any) -> str | None:
     return dump_doc(json_safe(value))
 
 
+_JSON_FIELDS = frozenset({"metadata", "tags", "input", "output", "usage"})
+"""Record fields stored as JSON text."""
+_TRACE_FIELDS = tuple(f.name for f in fields(TraceRecord) if f.name != "trace_id")
+_OBS_FIELDS = tuple(f.name for f in fields(ObservationRecord) if f.name != "id")
+
+
+def _decoded(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    """Record fields from stored values (JSON text decoded)."""
+    return {
+        name: load_doc(value) if name in _JSON_FIELDS else value
+        for name, value in zip(names, values, strict=True)
+    }
+
+
+def _encoded(record: Any, names: Sequence[str]) -> dict[str, Any]:
+    """Stored values of a record's fields (JSON fields as text)."""
+    return {
+        name: _dump(getattr(record, name)) if name in _JSON_FIELDS else getattr(record, name)
+        for name in names
+    }
+
+
 def _upsert_sql(table: str, columns: Sequence[str], key: Sequence[str], keep: Sequence[str]) -> str:
     """An INSERT of ``columns`` that, when ``key`` exists, overwrites every column but the key
     and ``keep``. Built once at import from this module's constants (F48)."""
@@ -269,29 +291,22 @@ def _next_seq(conn: sqlite3.Connection, tenant_id: int, trace_id: str) -> int:
     return int(row[0])
 
 
-_OBS_WRITE_COLUMNS = (
-    "tenant_id",
-    "trace_id",
-    "observation_id",
-    "seq",
-    "type",
-    "name",
-    "parent_observation_id",
-    "input",
-    "output",
-    "metadata",
-    "model",
-    "usage",
-    "level",
-    "status_message",
-    "start_time",
-    "end_time",
+_DERIVED_COLUMNS = (
     "latency_ms",
     "input_tokens",
     "output_tokens",
     "tool_name",
     "start_ts",
     "end_ts",
+)
+"""Per-observation columns computed by ``_derive_observation``."""
+_OBS_WRITE_COLUMNS = (
+    "tenant_id",
+    "trace_id",
+    "observation_id",
+    "seq",
+    *_OBS_FIELDS,
+    *_DERIVED_COLUMNS,
 )
 _OBS_UPSERT = _upsert_sql(
     "obs_observations",
@@ -312,18 +327,7 @@ def _write_observations(
             "trace_id": trace_id,
             "observation_id": obs.id,
             "seq": row.seq,
-            "type": obs.type,
-            "name": obs.name,
-            "parent_observation_id": obs.parent_observation_id,
-            "input": _dump(obs.input),
-            "output": _dump(obs.output),
-            "metadata": _dump(obs.metadata),
-            "model": obs.model,
-            "usage": _dump(obs.usage),
-            "level": obs.level,
-            "status_message": obs.status_message,
-            "start_time": obs.start_time,
-            "end_time": obs.end_time,
+            **_encoded(obs, _OBS_FIELDS),
             **row.derived,
         }
         params.append(tuple(values[column] for column in _OBS_WRITE_COLUMNS))
@@ -360,20 +364,7 @@ def _is_error_output(output: Any) -> bool:
 _TRACE_WRITE_COLUMNS = (
     "tenant_id",
     "trace_id",
-    "name",
-    "user_id",
-    "session_id",
-    "metadata",
-    "tags",
-    "input",
-    "output",
-    "start_time",
-    "end_time",
-    "level",
-    "status_message",
-    "root_observation_id",
-    "incomplete",
-    "dropped_spans",
+    *_TRACE_FIELDS,
     "created_at",
     "updated_at",
     "ts",
@@ -405,18 +396,7 @@ def _write_trace(
     values = {
         "tenant_id": tenant_id,
         "trace_id": trace.trace_id,
-        "name": trace.name,
-        "user_id": trace.user_id,
-        "session_id": trace.session_id,
-        "metadata": _dump(trace.metadata),
-        "tags": _dump(trace.tags),
-        "input": _dump(trace.input),
-        "output": _dump(trace.output),
-        "start_time": trace.start_time,
-        "end_time": trace.end_time,
-        "level": trace.level,
-        "status_message": trace.status_message,
-        "root_observation_id": trace.root_observation_id,
+        **_encoded(trace, _TRACE_FIELDS),
         "incomplete": int(bool(trace.incomplete)),
         "dropped_spans": trace.dropped_spans or 0,
         "created_at": created_at,
@@ -433,24 +413,12 @@ def _write_trace(
     conn.execute(_TRACE_UPSERT, tuple(values[column] for column in _TRACE_WRITE_COLUMNS))
 
 
-_JSON_FIELDS = frozenset({"metadata", "tags", "input", "output", "usage"})
-"""Record fields stored as JSON text."""
-_TRACE_FIELDS = tuple(f.name for f in fields(TraceRecord) if f.name != "trace_id")
-_OBS_FIELDS = tuple(f.name for f in fields(ObservationRecord) if f.name != "id")
 _TRACE_RECORD_SELECT = (
     f"SELECT {', '.join(_TRACE_FIELDS)}, created_at FROM obs_traces "  # noqa: S608
     "WHERE tenant_id = ? AND trace_id = ?"
 )
 _OBS_COLUMNS = "observation_id, seq, " + ", ".join(_OBS_FIELDS)
 """An observation row as read back: its id, its arrival ``seq``, then its record fields."""
-
-
-def _decoded(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
-    """Record fields from stored values (JSON text decoded)."""
-    return {
-        name: load_doc(value) if name in _JSON_FIELDS else value
-        for name, value in zip(names, values, strict=True)
-    }
 
 
 def _read_trace_record(
