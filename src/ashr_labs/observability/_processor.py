@@ -228,10 +228,14 @@ class AshrBatchSpanProcessor(SpanProcessor):
     def report(self) -> dict[str, Any]:
         with self._lock:
             queued = len(self._queue)
-            pending_roots = self.queued_roots + (1 if self._busy else 0)
+            queued_roots = self.queued_roots
+            busy = self._busy
             dropped = self.dropped
         stats = self.exporter.stats()
-        pending = pending_roots + stats["pending"]
+        # A batch's traces count as pending in the exporter (in flight) once it has them; a
+        # busy worker keeps the report incomplete meanwhile (counting the batch too would count
+        # each of its traces twice: the exit line said 21 lost for 20).
+        pending = queued_roots + stats["pending"]
         reasons = dict(stats["reasons"])
         if dropped:
             reasons["queue_full"] = dropped
@@ -240,7 +244,7 @@ class AshrBatchSpanProcessor(SpanProcessor):
             "pending": pending,
             "dropped": dropped + stats["dropped"],
             "failed": stats["failed"],
-            "complete": pending == 0 and queued == 0,
+            "complete": pending == 0 and queued == 0 and not busy,
             "reasons": reasons,
         }
 
