@@ -15,12 +15,19 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import StatusCode
 
 from .. import _attributes as attrs
+from .._genai import (
+    SpanFacts,
+    duplicate_generations,
+    generation_candidate,
+    is_ashr,
+    is_gen_ai,
+)
 from ._values import (
     dumps_bounded,
     prepare_value,
@@ -72,11 +79,11 @@ def is_local_root(span: ReadableSpan) -> bool:
 
 
 def _is_ashr(span: ReadableSpan) -> bool:
-    return attrs.ASHR_OBSERVATION_TYPE in (span.attributes or {})
+    return is_ashr(span.attributes or {})
 
 
 def _is_gen_ai(span: ReadableSpan) -> bool:
-    return any(key.startswith(attrs.GEN_AI_PREFIX) for key in (span.attributes or {}))
+    return is_gen_ai(span.attributes or {})
 
 
 def _scope_name(span: ReadableSpan) -> str:
@@ -107,80 +114,24 @@ def _parse_json(text: Any) -> Any:
         return redact_text(text)
 
 
-_NOT_MODEL_CALLS = frozenset({"execute_tool", "invoke_agent", "create_agent"})
-"""GenAI operation names that are not a model call, so never a generation."""
-_MODEL_CALLS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
-
-
-def _generation_candidate(span: ReadableSpan) -> bool:
-    """Ours marked ``generation``, or a foreign GenAI span that is not a tool or agent span."""
-    attributes = span.attributes or {}
-    ashr_type = attributes.get(attrs.ASHR_OBSERVATION_TYPE)
-    if ashr_type is not None:
-        return ashr_type == "generation"
-    return (
-        _is_gen_ai(span)
-        and attrs.GEN_AI_TOOL_NAME not in attributes
-        and attributes.get(attrs.GEN_AI_OPERATION_NAME) not in _NOT_MODEL_CALLS
-    )
-
-
-def _model_call(span: ReadableSpan) -> bool:
-    """Surely one model call: ours, or a GenAI span naming a model-call operation (or, with no
-    operation, a requested model). A framework span that merely carries ``gen_ai.*`` is not."""
-    if not _generation_candidate(span):
-        return False
-    attributes = span.attributes or {}
-    if _is_ashr(span):
-        return True
-    operation = attributes.get(attrs.GEN_AI_OPERATION_NAME)
-    if operation is not None:
-        return operation in _MODEL_CALLS
-    return attrs.GEN_AI_REQUEST_MODEL in attributes
-
-
-def _duplicate_generations(spans: Sequence[ReadableSpan]) -> frozenset[int]:
-    """Ids of foreign GenAI spans that repeat a model call another generation already records.
-
-    Such a span has a model call among its ancestors (the library's own call span under our
-    wrapper), or one of our generations as a child (another instrumentor wrapped outside
-    ours); ours carry the most detail, so they win. Ancestors come from ``spans`` only: a
-    parent in another payload of the trace is not known here.
-    """
-    by_id = {s.context.span_id: s for s in spans if s.context is not None}
-    holds_ours = {
-        s.parent.span_id for s in spans if s.parent is not None and _is_ashr(s) and _model_call(s)
-    }
-    duplicates: set[int] = set()
+def _facts(spans: Sequence[ReadableSpan]) -> Iterable[SpanFacts]:
     for span in spans:
-        if span.context is None or _is_ashr(span) or not _generation_candidate(span):
-            continue
-        if span.context.span_id in holds_ours:
-            duplicates.add(span.context.span_id)
-            continue
-        seen: set[int] = set()
-        parent = span.parent
-        while parent is not None and parent.span_id in by_id and parent.span_id not in seen:
-            seen.add(parent.span_id)
-            ancestor = by_id[parent.span_id]
-            if _model_call(ancestor):
-                duplicates.add(span.context.span_id)
-                break
-            parent = ancestor.parent
-    return frozenset(duplicates)
+        if span.context is not None:
+            parent = span.parent.span_id if span.parent is not None else None
+            yield span.context.span_id, parent, span.attributes or {}
 
 
 class _Mapper:
     """Maps spans with one set of options; ``value_cap`` re-cuts values (a 413 resend, F09).
 
-    ``duplicates``: ids of GenAI spans to map as plain spans (see ``_duplicate_generations``).
+    ``duplicates``: ids of GenAI spans to map as plain spans (see ``duplicate_generations``).
     """
 
     def __init__(
         self,
         options: TracingOptions | None,
         value_cap: int | None,
-        duplicates: frozenset[int] = frozenset(),
+        duplicates: frozenset[Hashable] = frozenset(),
     ) -> None:
         self.options = options
         self.value_cap = value_cap
@@ -253,7 +204,7 @@ class _Mapper:
     def _foreign_observation(
         self, span: ReadableSpan, attributes: Mapping[str, Any]
     ) -> dict[str, Any]:
-        generation = _generation_candidate(span) and (
+        generation = generation_candidate(attributes) and (
             span.context is None or span.context.span_id not in self.duplicates
         )
         extra = {
@@ -396,7 +347,7 @@ def build_trace_payload(
     children are top-level observations. Other parents are kept even when they travel in
     another payload of the same trace (the server merges them).
     """
-    mapper = _Mapper(options, value_cap, _duplicate_generations(spans))
+    mapper = _Mapper(options, value_cap, duplicate_generations(_facts(spans)))
     ordered = sorted(spans, key=lambda s: s.start_time or 0)
     root = next((s for s in ordered if is_local_root(s)), None)
     ashr_root = root if root is not None and _root_type(root) == "trace" else None
