@@ -565,3 +565,50 @@ def test_f57_arbitrary_otlp_json_decodes_or_fails_cleanly(doc: Any) -> None:
     except _otlp.OtlpDecodeError:
         return
     _otlp.map_request(message)
+
+
+def test_one_model_call_seen_by_two_instrumentations_is_one_generation(
+    tenant: Tenant, recorder: Any
+) -> None:
+    """Over OTLP as through the exporter: a library's own call span under our generation, and a
+    contrib-style span wrapped around ours, become plain spans; agent and tool spans never
+    swallow the calls inside them."""
+    provider, memory = recorder
+    tracer = provider.get_tracer("mixed")
+    chat = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "claude-x"}
+    with tracer.start_as_current_span(
+        "invoke_agent",
+        attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support"},
+    ):
+        with tracer.start_as_current_span(
+            "ours",
+            attributes={
+                "ashr.observation.type": "generation",
+                "ashr.observation.model": "claude-x",
+            },
+        ):
+            with tracer.start_as_current_span("anthropic own call", attributes=chat):
+                pass
+        with tracer.start_as_current_span("contrib chat", attributes=chat):
+            with tracer.start_as_current_span(
+                "ours too", attributes={"ashr.observation.type": "generation"}
+            ):
+                pass
+        with tracer.start_as_current_span("lonely chat", attributes=chat):
+            pass
+    spans = memory.get_finished_spans()
+    otlp = exporter(tenant)
+    assert otlp.export(spans) is SpanExportResult.SUCCESS
+    otlp.shutdown()
+
+    trace_id = format(spans[0].context.trace_id, "032x")
+    trace = tenant.ok("get_observability_trace", trace_id=trace_id)["trace"]
+    types = {o["name"]: o["type"] for o in trace["observations"]}
+    assert types == {
+        "invoke_agent": "span",
+        "ours": "generation",
+        "anthropic own call": "span",
+        "contrib chat": "span",
+        "ours too": "generation",
+        "lonely chat": "generation",
+    }

@@ -9,8 +9,9 @@ accepted too). Mapping, per trace id:
   children read as top-level observations;
 - other spans with ``ashr.observation.type`` map field for field;
 - spans with any ``gen_ai.*`` attribute become generations (model, usage, input and output
-  messages in the GenAI, OpenLLMetry or span-event forms), except tool executions
-  (``gen_ai.tool.name`` or operation ``execute_tool``), which stay spans;
+  messages in the GenAI, OpenLLMetry or span-event forms), except tool and agent spans and a
+  span repeating a model call another generation records (``ashr_labs._genai``: the exporter
+  uses the same rules), which stay spans;
 - other spans become spans whose metadata holds their attributes;
 - span events become ``event`` observations (ids derived from the span id and event index, so a
   re-sent batch upserts); status ERROR becomes level ERROR with the status message;
@@ -41,6 +42,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from .. import _attributes as attrs
+from .._genai import duplicate_generations, generation_candidate
 from ._analytics import format_timestamp
 from ._json import parse_json
 from ._rpc import RpcError
@@ -66,7 +68,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _HEX = re.compile(r"^[0-9a-fA-F]*$")
 _BAD_ID = base64.b64encode(b"\0").decode("ascii")
 _ID_FIELDS = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
-_TOOL_OPERATION = "execute_tool"
 _ASHR_PREFIX = "ashr."
 _MESSAGE_EVENT = re.compile(r"^gen_ai\.(system|user|assistant|tool)\.message$")
 _CHOICE_EVENT = "gen_ai.choice"
@@ -279,12 +280,16 @@ def _map_trace(trace_id: str, spans: list[Span]) -> tuple[TraceRecord, list[Obse
     root_index = next(
         (i for i, a in enumerate(span_attrs) if a.get(attrs.ASHR_OBSERVATION_TYPE) == "trace"), None
     )
+    duplicates = duplicate_generations(
+        (span.span_id, span.parent_span_id or None, values)
+        for span, values in zip(spans, span_attrs, strict=True)
+    )
     observations: list[ObservationRecord] = []
     for index, (span, values) in enumerate(zip(spans, span_attrs, strict=True)):
         events = [_key_values(event.attributes) for event in span.events]
         folded = False
         if index != root_index:
-            observation = _map_span(span, values, events)
+            observation = _map_span(span, values, events, span.span_id in duplicates)
             observations.append(observation)
             folded = observation.type == "generation" and attrs.ASHR_OBSERVATION_TYPE not in values
         observations.extend(_map_events(span, values, events, folded))
@@ -346,9 +351,12 @@ def _level(span: Span, values: Mapping[str, Any]) -> tuple[str | None, str | Non
 
 
 def _map_span(
-    span: Span, values: dict[str, Any], events: list[dict[str, Any]]
+    span: Span, values: dict[str, Any], events: list[dict[str, Any]], duplicate: bool
 ) -> ObservationRecord:
-    """One span as an observation; ``events`` are its events' decoded attributes."""
+    """One span as an observation; ``events`` are its events' decoded attributes.
+
+    ``duplicate``: a GenAI span repeating a model call another generation records (see
+    ``ashr_labs._genai``), mapped as a plain span."""
     kind = values.get(attrs.ASHR_OBSERVATION_TYPE)
     level, message = _level(span, values)
     base: dict[str, Any] = {
@@ -372,11 +380,7 @@ def _map_span(
             or (_usage(values) if generation else None),
             **base,
         )
-    is_genai = any(key.startswith(attrs.GEN_AI_PREFIX) for key in values)
-    is_tool = attrs.GEN_AI_TOOL_NAME in values or (
-        values.get(attrs.GEN_AI_OPERATION_NAME) == _TOOL_OPERATION
-    )
-    if is_genai and not is_tool:
+    if generation_candidate(values) and not duplicate:
         return _generation(span, values, events, base)
     return ObservationRecord(type="span", metadata=_foreign_metadata(values), **base)
 
