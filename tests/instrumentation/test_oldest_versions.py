@@ -1,9 +1,9 @@
 """The oldest library versions we declare (openai 1.40, anthropic 0.34) are instrumented too.
 
-Needs an interpreter where those versions import (and this repo is on the path), named by
-``ASHR_COMPAT_PYTHON``; e.g. a venv with ``pip install openai==1.40.0 anthropic==0.34.0
-httpx==0.27.2 distro`` and a ``.pth`` file adding the main venv's site-packages, ``src``,
-``instrumentation`` and the repo root. Skipped when it is not set.
+The child runs in a venv where those versions import: ``ASHR_COMPAT_PYTHON`` when set, else
+one the test builds once under ``build/`` (``pip install openai==1.40.0 anthropic==0.34.0
+httpx==0.27.2 distro``, plus a ``.pth`` file adding this interpreter's site-packages, ``src``,
+``instrumentation`` and the repo root behind the old libraries).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+import sysconfig
 import textwrap
 from pathlib import Path
 
@@ -18,6 +20,37 @@ import pytest
 
 COMPAT_PYTHON = os.environ.get("ASHR_COMPAT_PYTHON")
 ROOT = Path(__file__).resolve().parents[2]
+OLD_PINS = ("openai==1.40.0", "anthropic==0.34.0", "httpx==0.27.2", "distro")
+COMPAT_VENV = ROOT / "build" / "compat-oldest"
+
+
+def _compat_python() -> str:
+    """``ASHR_COMPAT_PYTHON``, or a venv with the oldest declared versions, built once."""
+    if COMPAT_PYTHON:
+        return COMPAT_PYTHON
+    python = COMPAT_VENV / "bin" / "python"
+    ready = COMPAT_VENV / ".ready"
+    if ready.exists():
+        return str(python)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--clear", str(COMPAT_VENV)], check=True, timeout=120
+    )
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    done = subprocess.run([*pip, *OLD_PINS], capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        pytest.fail(f"could not install {' '.join(OLD_PINS)}: {done.stderr[-1500:]}")
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    ours = [sysconfig.get_paths()["purelib"], ROOT / "src", ROOT / "instrumentation", ROOT]
+    (Path(site) / "ashr_compat.pth").write_text("".join(f"{path}\n" for path in ours))
+    ready.touch()
+    return str(python)
+
 
 CHILD = """
 import json
@@ -53,12 +86,11 @@ print(json.dumps({
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not COMPAT_PYTHON, reason="ASHR_COMPAT_PYTHON names no old-version venv")
+@pytest.mark.timeout(900)
 def test_oldest_versions_are_traced() -> None:
     """Chat (plain, streamed), embeddings and messages (plain, helper, streamed) all traced."""
-    assert COMPAT_PYTHON is not None
     done = subprocess.run(
-        [COMPAT_PYTHON, "-c", textwrap.dedent(CHILD)],
+        [_compat_python(), "-c", textwrap.dedent(CHILD)],
         capture_output=True,
         text=True,
         timeout=120,
