@@ -118,11 +118,14 @@ def test_published_client_drives_every_seed_method(local_server: Any) -> None:
     t = new_tenant(local_server)
     other = new_tenant(local_server)
     extra = local_server.create_api_key(t.tenant_id, name="extra")
+    local_server.add_note("Tenant only", "for this tenant", tenant_id=t.tenant_id)
+    notes = t.ok("get_sdk_notes")["notes"]
+    assert "Tenant only" in [n["title"] for n in notes]
     out = run_published(SCRIPT, t.url, t.key, other.key, extra)
     assert Path(out["package"]).is_relative_to(folder), out["package"]
 
-    assert out["init"]["tenant"]["id"] == t.tenant_id and out["notes"] == []
-    assert out["health"]["status"] == "ok" and out["get_notes"] == []
+    assert out["init"]["tenant"]["id"] == t.tenant_id and out["notes"] == notes
+    assert out["health"]["status"] == "ok" and out["get_notes"] == notes
     assert out["update"]["description"] == "d2"
     assert [a["name"] for a in out["agents"]] == ["pub-agent"]
 
