@@ -15,7 +15,7 @@
 2. Memory growth (tracemalloc, after GC) over 50,000 traces with the backend down.
 3. Exit time of a child that ends 20 traces against a blackhole, flush budget 1 s.
 
-Run: ``python benchmarks/bench_tracing.py [--traces 1000] [--rounds 5] [--memory-traces 50000]``.
+Run: ``python benchmarks/bench_tracing.py [--traces 2000] [--rounds 5] [--memory-traces 50000]``.
 Not part of ``pytest tests``; numbers depend on the machine (2 shared cores here).
 """
 
@@ -369,7 +369,7 @@ def bench_exit() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--traces", type=int, default=1000)
+    parser.add_argument("--traces", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--memory-traces", type=int, default=50_000)
     parser.add_argument("--subject", help=argparse.SUPPRESS)
