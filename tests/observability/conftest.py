@@ -77,10 +77,26 @@ def exit_after_return(code: str, env: dict[str, str]) -> tuple[int, str, float]:
         env=env,
     )
     assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "returning"
+    try:
+        assert proc.stdout.readline().strip() == "returning"
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
     returned_at = time.monotonic()
-    _, stderr = proc.communicate(timeout=30)
+    _, stderr = communicate_or_kill(proc, 30)
     return proc.returncode, stderr, time.monotonic() - returned_at
+
+
+def communicate_or_kill(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
+    """``proc.communicate(timeout)``; on timeout kill and reap the child, then re-raise, so a
+    hung child fails its own test instead of leaking into the next one as a ResourceWarning."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
 
 
 class Hostile:

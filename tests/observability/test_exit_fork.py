@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.observability.conftest import CANARY_KEY, exit_after_return
+from tests.observability.conftest import CANARY_KEY, communicate_or_kill, exit_after_return
 from tests.support.scripted_backend import ScriptedBackend, Step, blackhole, closed_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,7 +114,7 @@ def test_f05_sigint_during_the_exit_flush_abandons_at_once() -> None:
         time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
         signalled = time.monotonic()
-        _, stderr = proc.communicate(timeout=10)
+        _, stderr = communicate_or_kill(proc, 10)
         elapsed = time.monotonic() - signalled
     assert elapsed < 2.0, elapsed
     assert "Exception ignored in atexit" not in stderr and "Traceback" not in stderr, stderr
