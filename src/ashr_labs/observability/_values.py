@@ -432,7 +432,8 @@ _SECRET_HINTS = tuple(
     # "x-api-key" holds "api-key": checking the shorter one is enough.
     if not any(other != hint and other in hint for other in ("bearer", *_SECRET_KEYS))
 )
-"""Lower-case text that no secret check could match (the redactor's and the key names')."""
+"""Lower-case fragments: text holding none of them matches no secret check (neither the
+redactor's patterns nor the secret key names), so the fast path may keep it as it is."""
 
 
 def _may_hold_secret(text: str) -> bool:
