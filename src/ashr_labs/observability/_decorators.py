@@ -22,7 +22,6 @@ from opentelemetry import trace as otel_trace
 from .._safety import internal_errors
 from ._context import current_runtime, current_trace_state
 from ._spans import (
-    ERROR,
     Generation,
     Span,
     Trace,
@@ -103,14 +102,7 @@ class _Call:
 
     def fail(self, exc: BaseException, output: Any = None) -> None:
         with internal_errors():
-            message = describe_exception(exc)
-            if isinstance(self.obs, Trace):
-                self.obs.otel_span.set_status(
-                    otel_trace.Status(otel_trace.StatusCode.ERROR, message)
-                )
-                self.obs.end(output={"error": message})
-            else:
-                self.obs.end(output=output, level=ERROR, status_message=message)
+            self.obs._end_failed(describe_exception(exc), output)
 
     def abandon(self, items: list[Any]) -> None:
         """The generator was closed before it was exhausted (F30)."""

@@ -230,7 +230,7 @@ class _Observation:
                 if exc is None:
                     self.end()
                 else:
-                    self._fail_on_exit(describe_exception(exc))
+                    self._end_failed(describe_exception(exc))
         with internal_errors():
             token, self._token = self._token, None
             if token is not None:
@@ -241,8 +241,9 @@ class _Observation:
         """End this observation (each kind adds its own keywords)."""
 
     @abc.abstractmethod
-    def _fail_on_exit(self, message: str) -> None:
-        """End this observation as failed: its ``with`` block raised."""
+    def _end_failed(self, message: str, output: Any = None) -> None:
+        """End this observation as failed (its ``with`` block or decorated call raised);
+        ``output`` is what a span had produced so far."""
 
 
 class Span(_Observation):
@@ -278,8 +279,8 @@ class Span(_Observation):
                 if type(count) is int:
                     self._set(key, count)
 
-    def _fail_on_exit(self, message: str) -> None:
-        self.end(level=ERROR, status_message=message)
+    def _end_failed(self, message: str, output: Any = None) -> None:
+        self.end(output=output, level=ERROR, status_message=message)
 
 
 class Generation(Span):
@@ -350,7 +351,7 @@ class Trace(_Observation):
                 child._ended = True
                 child._finish(None, None)
 
-    def _fail_on_exit(self, message: str) -> None:
+    def _end_failed(self, message: str, output: Any = None) -> None:
         if self._recording():
             self._span.set_status(Status(StatusCode.ERROR, message))
         self.end(output={"error": message})
