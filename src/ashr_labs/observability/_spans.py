@@ -323,11 +323,15 @@ class Trace(_Observation):
         """End the trace and hand it to the exporter. Never raises.
 
         Children the user never ended are ended with it. With tracing off the answer is
-        ``{"status": "disabled", "trace_id": ...}``; ending twice gives the error dict.
+        ``{"status": "disabled", "trace_id": ...}``. Ending twice logs a warning and changes
+        nothing: ``end(flush=True)`` after a ``with`` block still waits for the trace's delivery
+        and returns the server's answer; a plain second ``end()`` gives the error dict.
         """
         result: dict[str, Any] = {"status": "queued", "trace_id": self.trace_id}
         with internal_errors():
             if not self._check_open("end()"):
+                if flush and self._runtime.processor is not None:
+                    return self._runtime.flush_trace(self.trace_id)
                 return {"status": "error", "message": "trace already ended"}
             self._ended = True
             if not self._recording():
