@@ -21,7 +21,7 @@ ASHR_MODEL = "ashr.observation.model"
 ASHR_USAGE = "ashr.observation.usage"
 """JSON object, e.g. ``{"input_tokens": 50, "output_tokens": 12}`` (passed through as given)."""
 
-# --- Trace-wide attributes (on the root span; user/session/tags also copied to children) --------
+# --- Trace-wide attributes (on the root span only) ---------------------------------------------
 ASHR_TRACE_NAME = "ashr.trace.name"
 ASHR_TRACE_INPUT = "ashr.trace.input"
 ASHR_TRACE_OUTPUT = "ashr.trace.output"

@@ -323,7 +323,8 @@ def _ashr_root(trace_id: str, span: Span, values: Mapping[str, Any]) -> TraceRec
 
 
 def _with_trace_wide(trace: TraceRecord, span_attrs: list[dict[str, Any]]) -> TraceRecord:
-    """User, session and tags: the first span that carries them (the root is copied to all)."""
+    """User, session and tags: the first span that carries them (ours: the root; others may
+    put them on any span)."""
     found: dict[str, Any] = {}
     for values in span_attrs:
         for field_name, keys in (
