@@ -35,47 +35,28 @@ def test_the_server_is_shared(ashr_server, ashr_client):
 """
 
 
-def test_plugin_fixtures_in_a_user_suite(tmp_path: Path) -> None:
-    """A user's suite enabling the plugin gets a working server and client in a child pytest."""
-    (tmp_path / "test_user.py").write_text(USER_TEST)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "ashr_labs.testing.pytest_plugin",
-            "-p",
-            "no:cacheprovider",
-            str(tmp_path / "test_user.py"),
-        ],
-        cwd=tmp_path,
+def run_user_suite(folder: Path, source: str, *plugins: str) -> subprocess.CompletedProcess[str]:
+    """Write ``source`` as a user's test file and run pytest on it in a child process."""
+    (folder / "test_user.py").write_text(source)
+    options = [arg for plugin in (*plugins, "no:cacheprovider") for arg in ("-p", plugin)]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", *options, str(folder / "test_user.py")],
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_plugin_fixtures_in_a_user_suite(tmp_path: Path) -> None:
+    """A user's suite enabling the plugin gets a working server and client in a child pytest."""
+    done = run_user_suite(tmp_path, USER_TEST, "ashr_labs.testing.pytest_plugin")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "2 passed" in done.stdout
 
 
 def test_plugin_is_opt_in(tmp_path: Path) -> None:
     """Without ``-p`` the fixtures do not exist: installing the SDK changes no other suite."""
-    (tmp_path / "test_user.py").write_text("def test_x(ashr_client):\n    pass\n")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            str(tmp_path / "test_user.py"),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_user_suite(tmp_path, "def test_x(ashr_client):\n    pass\n")
     assert done.returncode != 0
     assert "fixture 'ashr_client' not found" in done.stdout
