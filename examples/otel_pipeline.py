@@ -13,14 +13,13 @@ trace.
 
 from __future__ import annotations
 
-import os
-from contextlib import ExitStack
 from typing import Any
 
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ashr_labs import AshrLabsClient
+from ashr_labs.server import env_or_local_server
 
 
 def run(base_url: str, api_key: str) -> dict[str, Any]:
@@ -46,14 +45,7 @@ def run(base_url: str, api_key: str) -> dict[str, Any]:
 
 
 def main() -> dict[str, Any]:
-    with ExitStack() as stack:
-        base_url = os.environ.get("ASHR_LABS_BASE_URL")
-        api_key = os.environ.get("ASHR_LABS_API_KEY")
-        if not (base_url and api_key):
-            from ashr_labs.server import LocalServer
-
-            server = stack.enter_context(LocalServer())
-            base_url, api_key = server.url, server.api_key
+    with env_or_local_server() as (base_url, api_key):
         out = run(base_url, api_key)
     for span in out["otel_spans"]:
         print("otel span:", span["name"], span["attributes"].get("ashr.observation.input"))

@@ -15,8 +15,6 @@ or with neither variable set, to start a throwaway local server in-process.
 from __future__ import annotations
 
 import json
-import os
-from contextlib import ExitStack
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -25,6 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from ashr_labs import AshrLabsClient
+from ashr_labs.server import env_or_local_server
 
 
 def traced_agent(provider: TracerProvider) -> str:
@@ -72,14 +71,7 @@ def run(base_url: str, api_key: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    with ExitStack() as stack:
-        base_url = os.environ.get("ASHR_LABS_BASE_URL")
-        api_key = os.environ.get("ASHR_LABS_API_KEY")
-        if not (base_url and api_key):
-            from ashr_labs.server import LocalServer
-
-            server = stack.enter_context(LocalServer())
-            base_url, api_key = server.url, server.api_key
+    with env_or_local_server() as (base_url, api_key):
         trace = run(base_url, api_key)
     print(f"trace {trace['id']} ({trace['name']}), {trace['latency_ms']} ms")
     for obs in trace["observations"]:

@@ -15,11 +15,10 @@ export; normally tracing never blocks the agent.
 
 from __future__ import annotations
 
-import os
-from contextlib import ExitStack
 from typing import Any
 
 from ashr_labs import AshrLabsClient, observe, update_current_trace
+from ashr_labs.server import env_or_local_server
 
 KNOWLEDGE = {"password": "Use the 'Forgot password' link; the reset email arrives in 5 minutes."}
 
@@ -75,14 +74,7 @@ def run(base_url: str, api_key: str) -> dict[str, Any]:
 
 
 def main() -> dict[str, Any]:
-    with ExitStack() as stack:
-        base_url = os.environ.get("ASHR_LABS_BASE_URL")
-        api_key = os.environ.get("ASHR_LABS_API_KEY")
-        if not (base_url and api_key):
-            from ashr_labs.server import LocalServer
-
-            server = stack.enter_context(LocalServer())
-            base_url, api_key = server.url, server.api_key
+    with env_or_local_server() as (base_url, api_key):
         out = run(base_url, api_key)
     print("agent answered:", out["result"]["answer"])
     for key in ("decorated", "manual"):

@@ -14,15 +14,18 @@ URLs are added to datasets.
 from __future__ import annotations
 
 import ipaddress
+import os
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from .._settings import ASHR_LABS_API_KEY, ASHR_LABS_BASE_URL
 from . import _admin
 from ._db import Database
 from ._dispatch import Dispatcher, base_prefix
@@ -31,7 +34,13 @@ from ._jobs import JobRunner
 from ._rpc import Headers, RawResponse
 from ._state import ServerSettings, ServerState, settings_from_kwargs
 
-__all__ = ["DB_FILENAME", "LocalServer", "ServerSettings", "check_bind_host"]
+__all__ = [
+    "DB_FILENAME",
+    "LocalServer",
+    "ServerSettings",
+    "check_bind_host",
+    "env_or_local_server",
+]
 
 DB_FILENAME = "ashr.db"
 """The SQLite file inside a server data directory."""
@@ -286,3 +295,19 @@ class LocalServer:
         if api_key is not None:
             hdrs.setdefault("Authorization", f"Bearer {api_key}")
         return self.dispatcher.handle(method, path, Headers(hdrs), body)
+
+
+@contextmanager
+def env_or_local_server() -> Iterator[tuple[str, str]]:
+    """``(base_url, api_key)`` of the server to use: ``ASHR_LABS_BASE_URL`` and
+    ``ASHR_LABS_API_KEY`` when both are set, else a throwaway ``LocalServer`` for the block.
+
+    Lets one script run against a server you started (or the hosted API) and stand alone too.
+    """
+    base_url = os.environ.get(ASHR_LABS_BASE_URL)
+    api_key = os.environ.get(ASHR_LABS_API_KEY)
+    if base_url and api_key:
+        yield base_url, api_key
+        return
+    with LocalServer() as server:
+        yield server.url, server.api_key
