@@ -27,6 +27,8 @@ from ashr_labs import (
     Agent,
     AshrLabsClient,
     AshrLabsError,
+    AuthenticationError,
+    AuthorizationError,
     EvalRunner,
     NotFoundError,
     RunBuilder,
@@ -112,7 +114,6 @@ def test_init_example(client: AshrLabsClient, capsys: pytest.CaptureFixture[str]
 
 def test_init_with_a_revoked_key_is_authentication_error(local_server: Any) -> None:
     """AuthenticationError "if the API key is invalid or expired": a revoked key."""
-    from ashr_labs import AuthenticationError
     from ashr_labs.server import _admin
 
     tenant_id = _admin.default_tenant(local_server.db)
@@ -150,6 +151,19 @@ def test_dataset_examples(
     assert f"{dataset_id}: " in capsys.readouterr().out
     with pytest.raises(NotFoundError):
         client.get_dataset(dataset_id=2**40)
+
+
+def test_get_dataset_of_another_tenant_is_authorization_error(
+    local_server: Any, generated: tuple[int, dict[str, Any]]
+) -> None:
+    """AuthorizationError "no access to this dataset": a second tenant's key."""
+    from ashr_labs.server import _admin
+
+    tenant_id, _ = _admin.create_tenant(local_server.db, unique("tenant-other"))
+    _key_id, key = _admin.create_api_key(local_server.db, tenant_id, name="other")
+    with AshrLabsClient(api_key=key, base_url=local_server.url) as other:
+        with pytest.raises(AuthorizationError):
+            other.get_dataset(dataset_id=generated[0])
 
 
 def test_run_examples(client: AshrLabsClient, generated: tuple[int, dict[str, Any]]) -> None:
