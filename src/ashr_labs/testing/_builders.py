@@ -445,7 +445,7 @@ class TestBuilder(_Lifecycle):
         replay_view_url: str | None = None,
         headless: bool | None = None,
         stealth: bool | None = None,
-        viewport: dict[str, int] | None = None,
+        viewport: dict[str, Any] | None = None,
     ) -> TestBuilder:
         """Attach a Kernel browser session: ``provider="kernel"``, Kernel fields as metadata.
 
