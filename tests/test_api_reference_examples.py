@@ -341,7 +341,12 @@ def test_trace_end_never_raises_when_the_backend_is_gone() -> None:
 
 # -- SDK notes ------------------------------------------------------------------------------------
 def test_notes_examples(local_server: Any, capsys: Any) -> None:
-    """client.notes right after construction, get_notes(agent_id=...), the breaking filter."""
+    """client.notes after the client's first use, get_notes(agent_id=...), the breaking filter.
+
+    ``client.notes`` never does I/O (issue 2; the reference: "No network request is made"): it
+    holds what the first call's lazy ``init`` (or ``init()``/``get_notes()``) brought, and is
+    empty before any call.
+    """
     from ashr_labs.server import _admin
 
     tenant_id, _ = _admin.create_tenant(local_server.db, unique("tenant-notes-example"))
@@ -357,6 +362,8 @@ def test_notes_examples(local_server: Any, capsys: Any) -> None:
     )
     client = AshrLabsClient(api_key=key, base_url=local_server.url)
     try:
+        assert client.notes == []  # nothing fetched yet, and reading fetched nothing
+        client.list_datasets(limit=1)  # first use: the lazy session brings the notes
         # Notes are auto-fetched on first use
         for note in client.notes:
             print(f"[{note['severity']}] {note['title']}: {note['content']}")

@@ -172,16 +172,9 @@ class AshrLabsClient(TestingPlatformMethods, ObservabilityMethods):
     def notes(self) -> list[SdkNote]:
         """Cached SDK notes from the last ``init()``, lazy session or ``get_notes()`` call.
 
-        Notes are fetched on first use, as the API reference's example reads them right after
-        construction: the first read, when nothing has fetched notes yet, starts the lazy session
-        (one ``init``, shared with the tenant and user ids; protocol.md §3.1, §8 #6). Every later
-        read is the cache, with no network request.
-
-        Raises:
-            AshrLabsError: that first ``init`` failed (e.g. ``AuthenticationError``).
+        No network request is made: before the session was initialised this is ``[]``. Call
+        ``init()`` or ``get_notes()`` to fetch them.
         """
-        if not self._session.notes_fetched:
-            self._session.ensure()
         return self._session.notes
 
     def get_notes(self, agent_id: int | None = None) -> list[SdkNote]:

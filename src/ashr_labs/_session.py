@@ -32,7 +32,6 @@ class LazySession:
         self._tenant_id: int = 0
         self._user_id: int = 0
         self._notes: list[SdkNote] = []
-        self._notes_fetched = False
 
     @property
     def loaded(self) -> bool:
@@ -58,7 +57,6 @@ class LazySession:
         self._tenant_id = tenant_id
         self._user_id = user_id
         self._notes = list(notes) if isinstance(notes, list) else []
-        self._notes_fetched = True
         self._loaded = True
 
     def tenant_id(self, explicit: int | None = None) -> int:
@@ -80,14 +78,8 @@ class LazySession:
         """The cached notes; ``[]`` when nothing was fetched yet. Never does I/O."""
         return list(self._notes)
 
-    @property
-    def notes_fetched(self) -> bool:
-        """Whether an ``init`` (lazy or not) or ``get_notes`` reply has filled the notes."""
-        return self._notes_fetched
-
     def set_notes(self, notes: list[SdkNote]) -> None:
         self._notes = list(notes)
-        self._notes_fetched = True
 
 
 def _required_id(reply: dict[str, Any], key: str) -> int:

@@ -73,8 +73,8 @@ def other_tenant_client(local_server: Any) -> Iterator[AshrLabsClient]:
 
 
 def test_session_notes_and_health(client: AshrLabsClient) -> None:
-    """notes are fetched on first use; init returns user and tenant and fills the cache."""
-    assert isinstance(client.notes, list)
+    """notes is [] before any call; init returns user and tenant and fills the cache."""
+    assert client.notes == []
     session = client.init()
     assert session["status"] == "ok"
     assert isinstance(session["user"]["id"], int) and isinstance(session["tenant"]["id"], int)
@@ -263,8 +263,7 @@ def test_f37_forward_then_close_creates_one_run(local_server: Any) -> None:
 
 
 def test_notes_arrive_through_the_lazy_session_and_get_notes(local_server: Any) -> None:
-    """Tenant notes fill client.notes on first use (a read or a tenant-scoped call); agent notes
-    need agent_id."""
+    """Tenant notes fill client.notes on the first tenant-scoped call; agent notes need agent_id."""
     from ashr_labs.server import _admin
 
     tenant_id, _ = _admin.create_tenant(local_server.db, unique("tenant-notes"))
@@ -274,10 +273,9 @@ def test_notes_arrive_through_the_lazy_session_and_get_notes(local_server: Any) 
         local_server.db, title, "v2 grading", category="breaking_change", tenant_id=tenant_id
     )
     with AshrLabsClient(key, local_server.url) as c:
+        assert c.notes == []
         c.list_runs()  # the lazy session fetches the notes with the ids
         assert title in [n["title"] for n in c.notes]
-    with AshrLabsClient(key, local_server.url) as c:
-        assert title in [n["title"] for n in c.notes]  # a first read fetches them too
         agent = c.create_agent(unique("noted"))
         agent_title = unique("For the agent")
         _admin.add_note(

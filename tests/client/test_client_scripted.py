@@ -233,42 +233,20 @@ def test_f56_init_reply_without_user_is_typed(backend: ScriptedBackend) -> None:
     c.close()
 
 
-def test_first_notes_read_starts_the_lazy_session_once(
+def test_notes_never_do_io_and_init_fills_the_cache(
     backend: ScriptedBackend, client: AshrLabsClient
 ) -> None:
-    """client.notes is fetched on first use (§8 #6) by the one init that also gives the ids."""
+    """client.notes is [] without I/O before init; init() fills ids and notes for later calls."""
+    assert client.notes == []
     assert backend.count() == 0
-    assert client.notes == INIT["notes"]
+    session = client.init()
+    assert session["tenant"]["id"] == 3
     assert client.notes == INIT["notes"]
     client.list_runs()
     backend.on("create_run", Step(body={"status": "ok", "run": {"id": 1}}))
     client.create_run(1, {"tests": []})
     assert backend.count("init") == 1
     assert sent(backend, "create_run")["tenant_id"] == 3
-
-
-def test_init_fills_the_cache_so_notes_and_ids_need_no_more_io(
-    backend: ScriptedBackend, client: AshrLabsClient
-) -> None:
-    """init() fills ids and notes: reading notes and a tenant-scoped call send no second init."""
-    session = client.init()
-    assert session["tenant"]["id"] == 3
-    assert client.notes == INIT["notes"]
-    client.list_runs()
-    assert backend.count("init") == 1
-    assert sent(backend, "list_runs")["tenant_id"] == 3
-
-
-def test_first_notes_read_with_a_bad_key_raises_the_typed_error(backend: ScriptedBackend) -> None:
-    """The init behind the first notes read fails as any call does, and nothing is cached."""
-    from ashr_labs import AuthenticationError
-
-    backend.on("init", Step(status=401, body={"detail": "Invalid API key"}))
-    with AshrLabsClient(KEY, backend.url, timeout=5) as c:
-        with pytest.raises(AuthenticationError):
-            _ = c.notes
-        assert c.notes == INIT["notes"]  # the next read tries again
-    assert backend.count("init") == 2
 
 
 def test_explicit_ids_never_trigger_init(backend: ScriptedBackend, client: AshrLabsClient) -> None:
