@@ -181,6 +181,8 @@ def test_run_examples(client: AshrLabsClient, generated: tuple[int, dict[str, An
     fetched = client.get_run(run_id=run["id"])
     print(f"Score: {fetched['result']['score']}")
     assert fetched["result"]["score"] == 0.95
+    graded = client.poll_run(run["id"], timeout=30, poll_interval=1)
+    assert graded["grading_status"] == "completed" and graded["result"]["score"] == 0.95
 
     response = client.list_runs(dataset_id=dataset_id)
     for listed in response["runs"]:

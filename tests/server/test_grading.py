@@ -500,3 +500,13 @@ def test_agent_grading_config_applies_over_the_local_server(client: Any) -> None
         assert test["grading"]["passed"] is True
         entry = next(a for a in test["action_results"] if a["action_type"] == "tool_call")
         assert entry["tool_calls"][0]["match_status"] == "partial"
+
+
+def test_a_free_form_result_grades_as_zero_tests_and_keeps_its_fields() -> None:
+    """The reference's create_run example (status, score, metrics; no tests) is gradable."""
+    result = {"status": "passed", "score": 0.95, "metrics": {"accuracy": 0.98}}
+    graded = grade_run(result, agent_config=None)
+    assert {k: graded[k] for k in result} == result
+    assert graded["aggregate_metrics"]["total_tests"] == 0
+    assert graded["aggregate_metrics"]["tests_passed"] == 0
+    assert "tests" not in graded

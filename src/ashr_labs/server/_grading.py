@@ -292,14 +292,16 @@ def grade_run(
     """
     if not isinstance(result, Mapping):
         raise GradingError("result: expected a run result object")
-    tests = result.get("tests")
+    # A free-form result (the reference's create_run example: status, score, metrics) has no
+    # tests to grade: it is graded as zero tests, its own fields kept.
+    tests = result.get("tests", [])
     if not isinstance(tests, list):
         raise GradingError("result.tests: expected an array of test objects")
     policy = _Policy(agent_config)
     graded = copy.deepcopy(dict(result))
-    for i, test in enumerate(graded["tests"]):
+    for i, test in enumerate(graded.get("tests", [])):
         if not isinstance(test, dict):
             raise GradingError(f"result.tests[{i}]: expected a test object")
         _TestGrader(test, policy, llm).grade()
-    graded["aggregate_metrics"] = aggregate_metrics(graded["tests"])
+    graded["aggregate_metrics"] = aggregate_metrics(graded.get("tests", []))
     return graded
