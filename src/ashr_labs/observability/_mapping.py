@@ -16,6 +16,7 @@ import datetime as _dt
 import hashlib
 import json
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import StatusCode
@@ -42,10 +43,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ASHR_LOCAL_ROOT",
+    "SentHeader",
     "build_trace_payload",
     "format_time",
     "is_local_root",
     "is_relevant",
+    "sent_header",
 ]
 
 ASHR_LOCAL_ROOT = "ashr.local_root"
@@ -329,6 +332,49 @@ def _gen_ai_output(attributes: Mapping[str, Any], events: Sequence[Event]) -> An
     )
 
 
+@dataclass(frozen=True)
+class SentHeader:
+    """The small header fields a trace was sent with: name, ids and tags (strings only).
+
+    A span ending after its trace was sent travels in a late partial supplement without the
+    root; the supplement repeats these so any consumer of that one payload still sees whose
+    trace it is. Input, output and metadata are not kept (they can be large).
+    """
+
+    name: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+def sent_header(spans: Sequence[ReadableSpan], *, max_chars: int, max_tags: int) -> SentHeader:
+    """The header fields of these spans' payload, within ``max_chars`` characters in all.
+
+    Fields are taken in order (name, user id, session id, then tags up to ``max_tags``) and
+    kept whole or not at all: a cut id would name someone else.
+    """
+    ordered = sorted(spans, key=lambda s: s.start_time or 0)
+    root = next((s for s in ordered if is_local_root(s)), None)
+    ashr_root = root if root is not None and _root_type(root) == "trace" else None
+    fields = _header_fields(ashr_root, root, ordered)
+    budget = max_chars
+    kept: dict[str, str | None] = {}
+    for key in ("name", "user_id", "session_id"):
+        value = fields[key]
+        if isinstance(value, str) and len(value) <= budget:
+            kept[key] = value
+            budget -= len(value)
+        else:
+            kept[key] = None
+    tags: list[str] = []
+    for tag in fields["tags"][:max_tags]:
+        if len(tag) > budget:
+            break
+        tags.append(tag)
+        budget -= len(tag)
+    return SentHeader(kept["name"], kept["user_id"], kept["session_id"], tuple(tags))
+
+
 def build_trace_payload(
     spans: Sequence[ReadableSpan],
     *,
@@ -339,13 +385,15 @@ def build_trace_payload(
     value_cap: int | None = None,
     open_root: ReadableSpan | None = None,
     ashr_root_span_id: int | None = None,
+    sent: SentHeader | None = None,
 ) -> dict[str, Any]:
     """The ingest payload for one trace's finished spans (creation order, protocol §2.2).
 
     ``open_root``: the still-open Ashr root of a partial trace, read for the trace header only.
     ``ashr_root_span_id``: the Ashr root of a trace already sent (a late partial), whose
     children are top-level observations. Other parents are kept even when they travel in
-    another payload of the same trace (the server merges them).
+    another payload of the same trace (the server merges them). ``sent``: that trace's header
+    as it was sent; its fields win over those guessed from the late spans.
     """
     mapper = _Mapper(options, value_cap, duplicate_generations(_facts(spans)))
     ordered = sorted(spans, key=lambda s: s.start_time or 0)
@@ -378,6 +426,8 @@ def build_trace_payload(
         payload["start_time"] = format_time(open_root.start_time)
     else:
         payload = _trace_header(ashr_root, root, ordered, mapper)
+        if ashr_root is None and sent is not None:
+            _apply_sent(payload, sent)
     payload["id"] = format(trace_id, "032x")
     payload["observations"] = observations
     if incomplete or dropped_spans or root is None:
@@ -391,12 +441,12 @@ def _root_type(span: ReadableSpan) -> Any:
     return (span.attributes or {}).get(attrs.ASHR_OBSERVATION_TYPE)
 
 
-def _trace_header(
+def _header_fields(
     ashr_root: ReadableSpan | None,
     root: ReadableSpan | None,
     ordered: Sequence[ReadableSpan],
-    mapper: _Mapper,
 ) -> dict[str, Any]:
+    """``name``, ``user_id``, ``session_id`` and ``tags`` of the payload for these spans."""
     source = ashr_root or root or (ordered[0] if ordered else None)
     attributes: Mapping[str, Any] = (source.attributes or {}) if source is not None else {}
     user_id = attributes.get(attrs.ASHR_USER_ID)
@@ -407,12 +457,42 @@ def _trace_header(
             user_id = user_id or span_attrs.get(attrs.ASHR_USER_ID)
             session_id = session_id or span_attrs.get(attrs.ASHR_SESSION_ID)
     tags = attributes.get(attrs.ASHR_TAGS)
-    header: dict[str, Any] = {
+    return {
         "name": attributes.get(attrs.ASHR_TRACE_NAME) or (source.name if source else ""),
         "user_id": user_id,
         "session_id": session_id,
-        "metadata": mapper.own(attributes.get(attrs.ASHR_TRACE_METADATA)),
         "tags": [t for t in to_json_value(list(tags)) if isinstance(t, str)] if tags else [],
+    }
+
+
+def _apply_sent(header: dict[str, Any], sent: SentHeader) -> None:
+    """A late partial's header: the fields its trace was sent with replace the guessed ones."""
+    for key, value in (
+        ("name", sent.name),
+        ("user_id", sent.user_id),
+        ("session_id", sent.session_id),
+    ):
+        if value is not None:
+            header[key] = value
+    if sent.tags:
+        header["tags"] = list(sent.tags)
+
+
+def _trace_header(
+    ashr_root: ReadableSpan | None,
+    root: ReadableSpan | None,
+    ordered: Sequence[ReadableSpan],
+    mapper: _Mapper,
+) -> dict[str, Any]:
+    source = ashr_root or root or (ordered[0] if ordered else None)
+    attributes: Mapping[str, Any] = (source.attributes or {}) if source is not None else {}
+    fields = _header_fields(ashr_root, root, ordered)
+    header: dict[str, Any] = {
+        "name": fields["name"],
+        "user_id": fields["user_id"],
+        "session_id": fields["session_id"],
+        "metadata": mapper.own(attributes.get(attrs.ASHR_TRACE_METADATA)),
+        "tags": fields["tags"],
     }
     if ashr_root is not None:
         header["input"] = mapper.own(attributes.get(attrs.ASHR_TRACE_INPUT))
