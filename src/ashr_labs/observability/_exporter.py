@@ -16,7 +16,8 @@ once, without retries.
 
 Registered as the ``ashr`` ``opentelemetry_traces_exporter`` entry point: built with no
 arguments it reads ``ASHR_LABS_API_KEY`` / ``ASHR_LABS_BASE_URL`` (zero-code tracing); bad
-settings are logged and the exporter drops everything instead of failing the app (F19).
+settings are logged and the exporter drops everything instead of failing the app (F19), and so
+does ``ASHR_LABS_TRACING_ENABLED=0``, with no socket opened (F20).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from .._safety import internal_errors, suppress_instrumentation
 from .._settings import ASHR_LABS_API_KEY, ASHR_LABS_BASE_URL, ASHR_LABS_TIMEOUT, DEFAULT_BASE_URL
 from ._context import lookup_trace
 from ._mapping import SentHeader, build_trace_payload, is_local_root, is_relevant, sent_header
-from ._options import TracingOptions
+from ._options import TracingOptions, tracing_enabled
 from ._ratelimit import log_limited, logger, warn_limited
 from ._values import redact_text
 
@@ -147,6 +148,9 @@ class AshrSpanExporter(SpanExporter):
                 _standalone.add(self)
 
     def _transport_from(self, api_key: str | None, base_url: str | None) -> Transport | None:
+        if not tracing_enabled(self.options):
+            logger.info("ashr_labs: tracing is off (tracing disabled by settings); nothing is sent")
+            return None
         key = api_key if api_key is not None else os.environ.get(ASHR_LABS_API_KEY)
         url = base_url or os.environ.get(ASHR_LABS_BASE_URL) or DEFAULT_BASE_URL
         if not key:

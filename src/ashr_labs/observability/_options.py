@@ -7,17 +7,21 @@ setting, the value and what was expected, never later.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigurationError
 from .._log import logger
+from .._settings import ASHR_LABS_TRACING_ENABLED, env_flag
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
-__all__ = ["TracingOptions"]
+__all__ = ["TracingOptions", "tracing_enabled"]
+
+_OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED"
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,19 @@ class TracingOptions:
 
 
 _IMPLAUSIBLE_SECONDS = 600
+
+
+def tracing_enabled(options: TracingOptions) -> bool:
+    """The option, else ``ASHR_LABS_TRACING_ENABLED`` (default on); ``OTEL_SDK_DISABLED`` wins.
+
+    Read by the client's runtime and by the zero-code exporter alike, so the switch means the
+    same thing in both.
+    """
+    if env_flag(os.environ.get(_OTEL_SDK_DISABLED), False):
+        return False
+    if options.enabled is not None:
+        return options.enabled
+    return env_flag(os.environ.get(ASHR_LABS_TRACING_ENABLED), True)
 
 
 def _positive_number(name: str, value: object) -> float:

@@ -36,11 +36,10 @@ from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, T
 from opentelemetry.util._decorator import _agnosticcontextmanager
 from opentelemetry.util.types import Attributes
 
-from .._settings import ASHR_LABS_TRACING_ENABLED, env_flag
 from .._version import __version__
 from ._context import clear_current_runtime, set_current_runtime
 from ._exporter import AshrSpanExporter, standalone_exporters
-from ._options import TracingOptions
+from ._options import TracingOptions, tracing_enabled
 from ._processor import AshrBatchSpanProcessor, empty_report
 from ._ratelimit import logger
 
@@ -50,16 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["TracingRuntime", "noop_root_span", "tracing_enabled"]
 
 TRACER_NAME = "ashr_labs"
-_OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED"
-
-
-def tracing_enabled(options: TracingOptions) -> bool:
-    """The option, else ``ASHR_LABS_TRACING_ENABLED`` (default on); ``OTEL_SDK_DISABLED`` wins."""
-    if env_flag(os.environ.get(_OTEL_SDK_DISABLED), False):
-        return False
-    if options.enabled is not None:
-        return options.enabled
-    return env_flag(os.environ.get(ASHR_LABS_TRACING_ENABLED), True)
 
 
 def noop_root_span() -> NonRecordingSpan:
