@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace as otel_trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 from opentelemetry.util._decorator import _agnosticcontextmanager
 from opentelemetry.util.types import Attributes
@@ -86,6 +86,20 @@ class _NoOpTracer(otel_trace.NoOpTracer):
             yield span
 
 
+class _DisabledTracerProvider(otel_trace.NoOpTracerProvider):
+    """``client.tracer_provider`` while tracing is off: no-op tracers, and the SDK provider's
+    processor calls accepted and ignored, so ``add_span_processor(...)`` code runs unchanged."""
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        """Nothing is recorded, so the processor would never see a span: it is not kept."""
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        return None
+
+
 class TracingRuntime:
     """A client's tracing: its tracer, processor, exporter and (usually) its own provider."""
 
@@ -130,7 +144,7 @@ class TracingRuntime:
     @property
     def tracer_provider(self) -> otel_trace.TracerProvider:
         if self._provider is None:
-            return otel_trace.NoOpTracerProvider()
+            return _DisabledTracerProvider()
         return self._provider
 
     def flush(self, timeout_s: float | None = None) -> dict[str, Any]:
