@@ -441,6 +441,15 @@ def _root_type(span: ReadableSpan) -> Any:
     return (span.attributes or {}).get(attrs.ASHR_OBSERVATION_TYPE)
 
 
+def _text_attr(attributes: Mapping[str, Any], *keys: str) -> str | None:
+    """The first of these attributes that is set, as text (foreign spans may put ints there)."""
+    for key in keys:
+        value = attributes.get(key)
+        if value is not None:
+            return value if isinstance(value, str) else str(value)
+    return None
+
+
 def _header_fields(
     ashr_root: ReadableSpan | None,
     root: ReadableSpan | None,
@@ -452,10 +461,13 @@ def _header_fields(
     user_id = attributes.get(attrs.ASHR_USER_ID)
     session_id = attributes.get(attrs.ASHR_SESSION_ID)
     if user_id is None or session_id is None:
-        for span in ordered:
+        # Other tracers' spans carry the standard keys, on any span: read them as OTLP ingest does.
+        for span in (source, *ordered) if source is not None else ordered:
             span_attrs = span.attributes or {}
-            user_id = user_id or span_attrs.get(attrs.ASHR_USER_ID)
-            session_id = session_id or span_attrs.get(attrs.ASHR_SESSION_ID)
+            user_id = user_id or _text_attr(span_attrs, attrs.ASHR_USER_ID, attrs.ENDUSER_ID)
+            session_id = session_id or _text_attr(
+                span_attrs, attrs.ASHR_SESSION_ID, attrs.SESSION_ID
+            )
     tags = attributes.get(attrs.ASHR_TAGS)
     return {
         "name": attributes.get(attrs.ASHR_TRACE_NAME) or (source.name if source else ""),
