@@ -3,8 +3,9 @@
 The agent has no tracing code at all. Tracing comes from outside, one of two ways:
 
 * from code: ``ashr_labs.instrument(client)`` (what ``main()`` does), or
-* with the stock launcher: ``ASHR_LABS_API_KEY=tp_... ASHR_LABS_BASE_URL=...
-  opentelemetry-instrument python examples/openai_agent.py``.
+* with the stock launcher: ``OTEL_TRACES_EXPORTER=ashr ASHR_LABS_API_KEY=tp_...
+  ASHR_LABS_BASE_URL=... opentelemetry-instrument python examples/openai_agent.py`` (without
+  ``OTEL_TRACES_EXPORTER=ashr`` the launcher's spans go to its default OTLP endpoint, not Ashr).
 
 Every model call becomes an Ashr generation (input, output, tool calls, tokens). It runs
 against any OpenAI-compatible endpoint: set ``OPENAI_BASE_URL``, ``OPENAI_API_KEY`` and
