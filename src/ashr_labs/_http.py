@@ -310,9 +310,12 @@ class Transport:
                 f"max_response_bytes: expected an int >= 1024, got {max_response_bytes!r}"
             )
         self.max_response_bytes = max_response_bytes
-        bundle = ca_bundle if ca_bundle is not None else os.environ.get(ASHR_LABS_CA_BUNDLE)
+        bundle: str | None = ca_bundle
+        source = "ca_bundle"
+        if bundle is None:  # an empty variable is unset, as for every other ASHR_LABS_* setting
+            bundle, source = os.environ.get(ASHR_LABS_CA_BUNDLE) or None, ASHR_LABS_CA_BUNDLE
         if bundle is not None and not os.path.exists(bundle):
-            raise ConfigurationError(f"ca_bundle: no such file or directory: {bundle!r}")
+            raise ConfigurationError(f"{source}: no such file or directory: {bundle!r}")
         self._verify: bool | str = bundle if bundle else True
         self._api_key = api_key
         self._api_key_bytes = api_key.encode("utf-8", errors="replace")
