@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from ._options import TracingOptions
 
 __all__ = [
+    "ASHR_FOREIGN_PARENT",
     "ASHR_LOCAL_ROOT",
     "SentHeader",
     "build_trace_payload",
@@ -53,6 +54,8 @@ __all__ = [
 
 ASHR_LOCAL_ROOT = "ashr.local_root"
 """Set by our processor on a span whose parent is not recorded by the same provider."""
+ASHR_FOREIGN_PARENT = "ashr.foreign_parent"
+"""Such a span inside one of our open traces: a top-level observation of that trace."""
 
 DROPPED_ATTRIBUTES_KEY = "_ashr_dropped_attributes"
 _ASHR_PREFIX = "ashr."
@@ -411,7 +414,12 @@ def build_trace_payload(
             continue
         parent = span.parent
         parent_id = None
-        if parent is not None and not is_local_root(span) and parent.span_id != ashr_root_span_id:
+        if (
+            parent is not None
+            and not is_local_root(span)
+            and parent.span_id != ashr_root_span_id
+            and not (span.attributes or {}).get(ASHR_FOREIGN_PARENT)
+        ):
             parent_id = _span_hex(parent.span_id)
         observations.append(mapper.observation(span, parent_id))
         own_id = _span_hex(span.context.span_id) if span.context else None

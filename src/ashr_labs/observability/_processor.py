@@ -10,10 +10,12 @@ already queued are kept. The worker tells the exporter which traces lost spans (
 over the next batch), so those traces are sent marked ``incomplete``; a refusal costs the
 caller's thread one dict update under the queue's lock.
 
-``on_start`` also marks spans whose parent this provider never started (their trace closes
-when they end). Trace-wide user and session ids stay on the root span only: the exporter takes
-them from the root for the whole trace, so copying them onto every child would cost two
-attribute writes per span on the caller's thread for no change in what is sent.
+``on_start`` also marks spans whose parent this provider never started: their trace closes
+when they end, unless one of our spans that closes that trace is still open (an Ashr trace around
+the app's span around ours), when they hang on that trace instead. Trace-wide user and session
+ids stay on the root span only: the exporter takes them from the root for the whole trace, so
+copying them onto every child would cost two attribute writes per span on the caller's thread
+for no change in what is sent.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from .._safety import internal_errors, suppress_instrumentation
-from ._mapping import ASHR_LOCAL_ROOT
+from ._mapping import ASHR_FOREIGN_PARENT, ASHR_LOCAL_ROOT
 from ._ratelimit import warn_limited
 
 if TYPE_CHECKING:
@@ -70,6 +72,8 @@ class AshrBatchSpanProcessor(SpanProcessor):
         # Trace id -> spans refused since the worker last took a batch (it tells the exporter).
         self._refused: dict[int, int] = {}
         self._open: set[int] = set()
+        # Trace id -> span id of our open span that closes it (its root, or a local root).
+        self._open_roots: dict[int, int] = {}
         # Recently ended span ids: a child started after its parent ended is still ours.
         self._ended_ids: set[int] = set()
         self._ended_order: collections.deque[int] = collections.deque()
@@ -85,15 +89,24 @@ class AshrBatchSpanProcessor(SpanProcessor):
     def on_start(self, span: SdkSpan, parent_context: Context | None = None) -> None:
         with internal_errors():
             parent = span.parent
+            context = span.get_span_context()
+            closes_trace = parent is None
             if (
                 parent is not None
                 and not parent.is_remote
                 and parent.span_id not in self._open
                 and parent.span_id not in self._ended_ids
             ):
-                span.set_attribute(ASHR_LOCAL_ROOT, True)
+                if context.trace_id in self._open_roots:
+                    # The app's span inside one of our open traces: hang this one on that trace.
+                    span.set_attribute(ASHR_FOREIGN_PARENT, True)
+                else:
+                    span.set_attribute(ASHR_LOCAL_ROOT, True)
+                    closes_trace = True
             if len(self._open) < _OPEN_SPANS_CAP:
-                self._open.add(span.get_span_context().span_id)
+                self._open.add(context.span_id)
+                if closes_trace:
+                    self._open_roots.setdefault(context.trace_id, context.span_id)
 
     def on_end(self, span: ReadableSpan) -> None:
         with internal_errors():
@@ -102,6 +115,8 @@ class AshrBatchSpanProcessor(SpanProcessor):
                 return
             span_id = context.span_id
             self._open.discard(span_id)
+            if self._open_roots.get(context.trace_id) == span_id:
+                self._open_roots.pop(context.trace_id, None)
             self._ended_ids.add(span_id)
             ended = self._ended_order
             ended.append(span_id)
