@@ -137,10 +137,10 @@ def _admin_command(label: str) -> Callable[[argparse.Namespace], int]:
 
 
 def _print_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Tab-separated lines, header first (easy to read and to ``cut``)."""
+    """Tab-separated lines, header first (easy to read and to ``cut``); no value shows as ``-``."""
     print("\t".join(header))
     for row in rows:
-        print("\t".join(str(value) for value in row))
+        print("\t".join("-" if value is None else str(value) for value in row))
 
 
 def _yes_no(flag: Any) -> str:

@@ -166,6 +166,8 @@ def test_keys_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         assert cli.main(["keys", "list", "--data-dir", str(tmp_path)]) == 0
         listing = capsys.readouterr().out
         assert key[:11] in listing and key not in listing and "\tci\t" in listing
+        # LocalServer's own key was never used: its last_used_at shows as "-", not "None".
+        assert "None" not in listing and any(line.endswith("\t-") for line in listing.splitlines())
         key_id = next(line.split("\t")[0] for line in listing.splitlines() if "\tci\t" in line)
         assert cli.main(["keys", "revoke", "--data-dir", str(tmp_path), key_id]) == 0
         assert post(srv.url, {"function": "init"}, key=key).status == 401
